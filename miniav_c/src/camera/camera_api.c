@@ -1,0 +1,70 @@
+/* Public MiniAV_Camera_* functions: argument checks, then the chosen backend. */
+#include "../common/miniav_internal.h"
+
+#include <string.h>
+
+extern const miniav_backend miniav_test_pattern_camera;
+
+/* Priority order. Platform backends (v4l2, pipewire, mediafoundation, avfoundation)
+ * go before the test pattern, which only answers to the id "test-pattern". */
+const miniav_backend *const miniav_camera_backends[] = {
+    &miniav_test_pattern_camera,
+    NULL,
+};
+
+#define CAMERA MINIAV_DEVICE_TYPE_CAMERA
+
+MiniAVResultCode MiniAV_Camera_EnumerateDevices(MiniAVDeviceInfo **devices, uint32_t *count) {
+    miniav_clear_error();
+    return miniav_enumerate(CAMERA, MINIAV_LOOPBACK_TARGET_NONE, false, devices, count);
+}
+
+MiniAVResultCode MiniAV_Camera_GetSupportedFormats(const char *device_id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
+    miniav_clear_error();
+    if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
+    const miniav_backend *b;
+    MiniAVResultCode r = miniav_find_backend(CAMERA, device_id, &b);
+    return r ? r : b->video_formats(device_id, formats, count);
+}
+
+MiniAVResultCode MiniAV_Camera_CreateContext(MiniAVCameraContextHandle *context) {
+    miniav_clear_error();
+    return miniav_stream_create(CAMERA, (miniav_stream **)context);
+}
+
+MiniAVResultCode MiniAV_Camera_DestroyContext(MiniAVCameraContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_destroy((miniav_stream *)context, CAMERA);
+}
+
+MiniAVResultCode MiniAV_Camera_Configure(MiniAVCameraContextHandle context, const char *device_id, const MiniAVVideoFormatInfo *format) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, CAMERA);
+    if (r) return r;
+    miniav_stream *s = &context->base;
+    if (format)
+        s->requested_video = *format;
+    else
+        memset(&s->requested_video, 0, sizeof s->requested_video);
+    return miniav_stream_configure(s, CAMERA, device_id);
+}
+
+MiniAVResultCode MiniAV_Camera_GetConfiguredFormat(MiniAVCameraContextHandle context, MiniAVVideoFormatInfo *format_out) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, CAMERA);
+    if (r) return r;
+    if (!format_out) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "format_out must not be NULL");
+    if (!context->base.configured) return miniav_fail(MINIAV_ERROR_NOT_INITIALIZED, "configure the camera first");
+    *format_out = context->base.video;
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Camera_StartCapture(MiniAVCameraContextHandle context, MiniAVBufferCallback callback, void *user_data) {
+    miniav_clear_error();
+    return miniav_stream_start((miniav_stream *)context, CAMERA, callback, user_data);
+}
+
+MiniAVResultCode MiniAV_Camera_StopCapture(MiniAVCameraContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_stop((miniav_stream *)context, CAMERA);
+}

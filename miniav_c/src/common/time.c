@@ -1,0 +1,26 @@
+/* The one monotonic clock. Every buffer timestamp and MiniAV_GetTimeUs() use it, so
+ * streams of different types line up by arithmetic alone. */
+#define _GNU_SOURCE
+#include "miniav_internal.h"
+
+#include <errno.h>
+#include <time.h>
+
+int64_t MiniAV_GetTimeUs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool miniav_sleep_until(int64_t deadline_us, const atomic_bool *stop) {
+    for (;;) {
+        if (atomic_load(stop)) return false;
+        int64_t now = MiniAV_GetTimeUs();
+        if (now >= deadline_us) return true;
+        /* Wake at least every 20 ms so Stop never waits long for a slow frame rate. */
+        int64_t wake = deadline_us - now > 20000 ? now + 20000 : deadline_us;
+        struct timespec ts = {.tv_sec = wake / 1000000, .tv_nsec = (wake % 1000000) * 1000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+    }
+}

@@ -1,0 +1,85 @@
+/* Public MiniAV_Loopback_* functions (audio output capture): checks, then the backend. */
+#include "../common/miniav_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const miniav_backend miniav_test_pattern_loopback;
+
+/* Priority order: pulse (Linux), wasapi, coreaudio go before the test pattern. */
+const miniav_backend *const miniav_loopback_backends[] = {
+    &miniav_test_pattern_loopback,
+    NULL,
+};
+
+#define LOOPBACK MINIAV_DEVICE_TYPE_LOOPBACK
+
+MiniAVResultCode MiniAV_Loopback_EnumerateTargets(MiniAVLoopbackTargetType target_type_filter, MiniAVDeviceInfo **targets, uint32_t *count) {
+    miniav_clear_error();
+    if ((int)target_type_filter < MINIAV_LOOPBACK_TARGET_NONE || target_type_filter > MINIAV_LOOPBACK_TARGET_DEVICE)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "loopback target filter %d is not a MiniAVLoopbackTargetType", (int)target_type_filter);
+    return miniav_enumerate(LOOPBACK, target_type_filter, false, targets, count);
+}
+
+MiniAVResultCode MiniAV_Loopback_GetSupportedFormats(const char *target_id, MiniAVAudioInfo **formats, uint32_t *count) {
+    miniav_clear_error();
+    if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
+    const miniav_backend *b;
+    MiniAVResultCode r = miniav_find_backend(LOOPBACK, target_id, &b);
+    return r ? r : b->audio_formats(target_id, formats, count);
+}
+
+MiniAVResultCode MiniAV_Loopback_CreateContext(MiniAVLoopbackContextHandle *context) {
+    miniav_clear_error();
+    return miniav_stream_create(LOOPBACK, (miniav_stream **)context);
+}
+
+MiniAVResultCode MiniAV_Loopback_DestroyContext(MiniAVLoopbackContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_destroy((miniav_stream *)context, LOOPBACK);
+}
+
+MiniAVResultCode MiniAV_Loopback_Configure(MiniAVLoopbackContextHandle context, const char *target_device_id, const MiniAVAudioInfo *format) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
+    if (r) return r;
+    miniav_stream *s = &context->base;
+    if (format)
+        s->requested_audio = *format;
+    else
+        memset(&s->requested_audio, 0, sizeof s->requested_audio);
+    memset(&s->loopback_target, 0, sizeof s->loopback_target);
+    return miniav_stream_configure(s, LOOPBACK, target_device_id);
+}
+
+MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info,
+                                                         const MiniAVAudioInfo *format) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
+    if (r) return r;
+    if (!target_info) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "target_info must not be NULL");
+    (void)format;
+    /* Backends that resolve processes/windows to targets accept this; none is built yet. */
+    return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "no loopback backend in this build captures by process id or window handle; "
+                                                   "use MiniAV_Loopback_Configure with a target id from EnumerateTargets");
+}
+
+MiniAVResultCode MiniAV_Loopback_GetConfiguredFormat(MiniAVLoopbackContextHandle context, MiniAVAudioInfo *format_out) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
+    if (r) return r;
+    if (!format_out) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "format_out must not be NULL");
+    if (!context->base.configured) return miniav_fail(MINIAV_ERROR_NOT_INITIALIZED, "configure the loopback context first");
+    *format_out = context->base.audio;
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Loopback_StartCapture(MiniAVLoopbackContextHandle context, MiniAVBufferCallback callback, void *user_data) {
+    miniav_clear_error();
+    return miniav_stream_start((miniav_stream *)context, LOOPBACK, callback, user_data);
+}
+
+MiniAVResultCode MiniAV_Loopback_StopCapture(MiniAVLoopbackContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_stop((miniav_stream *)context, LOOPBACK);
+}

@@ -1,0 +1,108 @@
+/* Public MiniAV_Screen_* functions: argument checks, then the chosen backend. */
+#include "../common/miniav_internal.h"
+
+#include <string.h>
+
+extern const miniav_backend miniav_test_pattern_screen;
+
+/* Priority order: portal (Wayland) and x11 go before the test pattern. */
+const miniav_backend *const miniav_screen_backends[] = {
+    &miniav_test_pattern_screen,
+    NULL,
+};
+
+#define SCREEN MINIAV_DEVICE_TYPE_SCREEN
+
+MiniAVResultCode MiniAV_Screen_EnumerateDisplays(MiniAVDeviceInfo **displays, uint32_t *count) {
+    miniav_clear_error();
+    return miniav_enumerate(SCREEN, MINIAV_LOOPBACK_TARGET_NONE, false, displays, count);
+}
+
+MiniAVResultCode MiniAV_Screen_EnumerateWindows(MiniAVDeviceInfo **windows, uint32_t *count) {
+    miniav_clear_error();
+    return miniav_enumerate(SCREEN, MINIAV_LOOPBACK_TARGET_NONE, true, windows, count);
+}
+
+MiniAVResultCode MiniAV_Screen_GetSupportedFormats(const char *display_id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
+    miniav_clear_error();
+    if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
+    const miniav_backend *b;
+    MiniAVResultCode r = miniav_find_backend(SCREEN, display_id, &b);
+    return r ? r : b->video_formats(display_id, formats, count);
+}
+
+MiniAVResultCode MiniAV_Screen_CreateContext(MiniAVScreenContextHandle *context) {
+    miniav_clear_error();
+    return miniav_stream_create(SCREEN, (miniav_stream **)context);
+}
+
+MiniAVResultCode MiniAV_Screen_DestroyContext(MiniAVScreenContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_destroy((miniav_stream *)context, SCREEN);
+}
+
+static MiniAVResultCode configure(MiniAVScreenContextHandle context, const char *id, miniav_screen_target target,
+                                  const MiniAVVideoFormatInfo *format) {
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    miniav_stream *s = &context->base;
+    if (s->running) return miniav_fail(MINIAV_ERROR_ALREADY_RUNNING, "stop capture before configuring again");
+    if (format)
+        s->requested_video = *format;
+    else
+        memset(&s->requested_video, 0, sizeof s->requested_video);
+    s->screen_target = target;
+    return miniav_stream_configure(s, SCREEN, id);
+}
+
+MiniAVResultCode MiniAV_Screen_ConfigureDisplay(MiniAVScreenContextHandle context, const char *display_id, const MiniAVVideoFormatInfo *format) {
+    miniav_clear_error();
+    return configure(context, display_id, MINIAV_SCREEN_TARGET_DISPLAY, format);
+}
+
+MiniAVResultCode MiniAV_Screen_ConfigureWindow(MiniAVScreenContextHandle context, const char *window_id, const MiniAVVideoFormatInfo *format) {
+    miniav_clear_error();
+    return configure(context, window_id, MINIAV_SCREEN_TARGET_WINDOW, format);
+}
+
+MiniAVResultCode MiniAV_Screen_ConfigureRegion(MiniAVScreenContextHandle context, const char *display_id, int x, int y, int width,
+                                               int height, const MiniAVVideoFormatInfo *format) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    if (width <= 0 || height <= 0)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %dx%d is empty: width and height must be positive", width, height);
+    if (x < 0 || y < 0) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "region origin (%d,%d) is outside the display", x, y);
+    context->base.region_x = x;
+    context->base.region_y = y;
+    context->base.region_width = (uint32_t)width;
+    context->base.region_height = (uint32_t)height;
+    return configure(context, display_id, MINIAV_SCREEN_TARGET_REGION, format);
+}
+
+MiniAVResultCode MiniAV_Screen_GetConfiguredFormat(MiniAVScreenContextHandle context, MiniAVVideoFormatInfo *format_out) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    if (!format_out) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "format_out must not be NULL");
+    if (!context->base.configured) return miniav_fail(MINIAV_ERROR_NOT_INITIALIZED, "configure the screen first");
+    *format_out = context->base.video;
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Screen_StartCapture(MiniAVScreenContextHandle context, MiniAVBufferCallback callback, void *user_data,
+                                            const MiniAVAudioInfo *optional_audio_format_for_loopback) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    if (optional_audio_format_for_loopback)
+        return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED,
+                           "screen capture with audio needs a loopback backend paired with the screen backend '%s'; none is built yet",
+                           context->base.backend ? context->base.backend->name : "?");
+    return miniav_stream_start(&context->base, SCREEN, callback, user_data);
+}
+
+MiniAVResultCode MiniAV_Screen_StopCapture(MiniAVScreenContextHandle context) {
+    miniav_clear_error();
+    return miniav_stream_stop((miniav_stream *)context, SCREEN);
+}

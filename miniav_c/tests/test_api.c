@@ -1,0 +1,226 @@
+/* Public API behaviour: enumeration, argument errors with codes and messages,
+ * lifecycle errors, backends, logging, clock, dlopen helper. */
+#define _GNU_SOURCE
+#include "miniav.h"
+#include "common/miniav_internal.h"
+#include "check.h"
+
+#include <string.h>
+
+static int log_lines;
+static void on_log(MiniAVLogLevel level, const char *message, void *user) {
+    (void)level;
+    (void)user;
+    if (strstr(message, "MINIAV_ERROR_DEVICE_NOT_FOUND")) log_lines++;
+}
+
+static void test_enumerate(void) {
+    MiniAVDeviceInfo *devs;
+    uint32_t n;
+    unsetenv("MINIAV_FAKE_DEVICES");
+    CHECK_EQ_INT(MiniAV_Camera_EnumerateDevices(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 0);
+    MiniAV_FreeDeviceList(devs, n);
+    setenv("MINIAV_FAKE_DEVICES", "1", 1);
+    CHECK_EQ_INT(MiniAV_Camera_EnumerateDevices(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 1);
+    if (n) {
+        CHECK(!strcmp(devs[0].device_id, "test-pattern"));
+        CHECK(!strcmp(devs[0].backend, "test-pattern"));
+        CHECK(devs[0].is_default);
+        CHECK_EQ_INT(devs[0].type, MINIAV_DEVICE_TYPE_CAMERA);
+    }
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Screen_EnumerateDisplays(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 1);
+    if (n) CHECK_EQ_INT(devs[0].width, 1920);
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Screen_EnumerateWindows(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 0);
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Audio_EnumerateDevices(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 1);
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Loopback_EnumerateTargets(MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO, &devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 1);
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Loopback_EnumerateTargets(MINIAV_LOOPBACK_TARGET_PROCESS, &devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 0);
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK_EQ_INT(MiniAV_Loopback_EnumerateTargets((MiniAVLoopbackTargetType)99, &devs, &n), MINIAV_ERROR_INVALID_ARG);
+
+    MiniAVVideoFormatInfo *vf;
+    CHECK_EQ_INT(MiniAV_Camera_GetSupportedFormats("test-pattern", &vf, &n), MINIAV_SUCCESS);
+    CHECK(n > 10);
+    MiniAV_FreeFormatList(vf, n);
+    MiniAVAudioInfo *af;
+    CHECK_EQ_INT(MiniAV_Audio_GetSupportedFormats("test-pattern", &af, &n), MINIAV_SUCCESS);
+    CHECK(n > 10);
+    MiniAV_FreeFormatList(af, n);
+    CHECK_EQ_INT(MiniAV_Camera_GetSupportedFormats("nope", &vf, &n), MINIAV_ERROR_DEVICE_NOT_FOUND);
+}
+
+static MiniAVResultCode configure_camera(const char *id, MiniAVVideoFormatInfo f) {
+    MiniAVCameraContextHandle cam;
+    MiniAV_Camera_CreateContext(&cam);
+    MiniAVResultCode r = MiniAV_Camera_Configure(cam, id, &f);
+    char msg[512];
+    strcpy(msg, MiniAV_GetLastErrorMessage());
+    MiniAV_Camera_DestroyContext(cam);
+    if (r) CHECK(strlen(msg) > 10); /* every failure says what to do */
+    return r;
+}
+
+static void test_bad_video_arguments(void) {
+    MiniAVVideoFormatInfo ok = {640, 480, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0};
+    CHECK_EQ_INT(configure_camera("test-pattern", ok), MINIAV_SUCCESS);
+    CHECK_EQ_INT(configure_camera("no-such-camera", ok), MINIAV_ERROR_DEVICE_NOT_FOUND);
+    CHECK_EQ_INT(configure_camera("", ok), MINIAV_ERROR_INVALID_ARG);
+    CHECK_EQ_INT(configure_camera(NULL, ok), MINIAV_ERROR_INVALID_ARG);
+    MiniAVVideoFormatInfo f = ok;
+    f.width = 7681;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_INVALID_ARG);
+    f = ok, f.height = 0;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_INVALID_ARG);
+    f = ok, f.pixel_format = MINIAV_PIXEL_FORMAT_MJPEG;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_FORMAT_NOT_SUPPORTED);
+    f = ok, f.pixel_format = (MiniAVPixelFormat)1000;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_INVALID_ARG);
+    f = ok, f.frame_rate_numerator = 5000;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_INVALID_ARG);
+    f = ok, f.frame_rate_numerator = 0, f.frame_rate_denominator = 1;
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_ERROR_INVALID_ARG);
+    f = ok, f.output_preference = MINIAV_OUTPUT_PREFERENCE_GPU; /* falls back to CPU */
+    CHECK_EQ_INT(configure_camera("test-pattern", f), MINIAV_SUCCESS);
+}
+
+static void test_bad_audio_arguments(void) {
+    MiniAVAudioContextHandle a;
+    MiniAV_Audio_CreateContext(&a);
+    MiniAVAudioInfo f = {48000, 2, MINIAV_AUDIO_FORMAT_F32, 0};
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "test-pattern", &f), MINIAV_SUCCESS);
+    MiniAVAudioInfo got;
+    CHECK_EQ_INT(MiniAV_Audio_GetConfiguredFormat(a, &got), MINIAV_SUCCESS);
+    CHECK_EQ_INT(got.buffer_frames, 480);
+    f.sample_rate = 4000;
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "test-pattern", &f), MINIAV_ERROR_INVALID_ARG);
+    f.sample_rate = 48000, f.channel_count = 9;
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "test-pattern", &f), MINIAV_ERROR_INVALID_ARG);
+    f.channel_count = 2, f.format = MINIAV_AUDIO_FORMAT_S24;
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "test-pattern", &f), MINIAV_ERROR_FORMAT_NOT_SUPPORTED);
+    f.format = MINIAV_AUDIO_FORMAT_F32, f.buffer_frames = 96000;
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "test-pattern", &f), MINIAV_ERROR_INVALID_ARG);
+    CHECK_EQ_INT(MiniAV_Audio_Configure(a, "mic-404", &f), MINIAV_ERROR_DEVICE_NOT_FOUND);
+    /* A failed configure leaves the context unconfigured. */
+    CHECK_EQ_INT(MiniAV_Audio_StartCapture(a, NULL, NULL), MINIAV_ERROR_NOT_INITIALIZED);
+    CHECK_EQ_INT(MiniAV_Audio_DestroyContext(a), MINIAV_SUCCESS);
+}
+
+static void test_lifecycle_errors(void) {
+    MiniAVCameraContextHandle cam;
+    CHECK_EQ_INT(MiniAV_Camera_CreateContext(&cam), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_Camera_StartCapture(cam, NULL, NULL), MINIAV_ERROR_NOT_INITIALIZED);
+    CHECK_EQ_INT(MiniAV_Camera_StopCapture(cam), MINIAV_ERROR_NOT_RUNNING);
+    MiniAVVideoFormatInfo f = {64, 64, MINIAV_PIXEL_FORMAT_I420, 60, 1, 0};
+    CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_SUCCESS);
+    CHECK(!strcmp(MiniAV_Stream_GetBackendName(cam), "test-pattern"));
+    CHECK_EQ_INT(MiniAV_Camera_StartCapture(cam, NULL, NULL), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_Camera_StartCapture(cam, NULL, NULL), MINIAV_ERROR_ALREADY_RUNNING);
+    CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_ERROR_ALREADY_RUNNING);
+    MiniAVStreamOptions o = {0};
+    CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &o), MINIAV_ERROR_ALREADY_RUNNING);
+    CHECK_EQ_INT(MiniAV_Camera_StopCapture(cam), MINIAV_SUCCESS);
+    o.drop_policy = (MiniAVDropPolicy)7;
+    CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &o), MINIAV_ERROR_INVALID_ARG);
+    o.drop_policy = MINIAV_DROP_OLDEST, o.pool_size = 1000;
+    CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &o), MINIAV_ERROR_INVALID_ARG);
+    /* A camera handle is not an audio handle. */
+    CHECK_EQ_INT(MiniAV_Audio_StopCapture((MiniAVAudioContextHandle)(void *)cam), MINIAV_ERROR_INVALID_HANDLE);
+    CHECK_EQ_INT(MiniAV_Camera_DestroyContext(cam), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_Camera_DestroyContext(NULL), MINIAV_ERROR_INVALID_HANDLE);
+    CHECK_EQ_INT(MiniAV_Camera_CreateContext(NULL), MINIAV_ERROR_INVALID_ARG);
+}
+
+static void test_screen(void) {
+    MiniAVScreenContextHandle s;
+    MiniAV_Screen_CreateContext(&s);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(s, "test-pattern", NULL), MINIAV_SUCCESS);
+    MiniAVVideoFormatInfo got;
+    MiniAV_Screen_GetConfiguredFormat(s, &got);
+    CHECK_EQ_INT(got.width, 1920);
+    CHECK_EQ_INT(got.height, 1080);
+    CHECK_EQ_INT(got.pixel_format, MINIAV_PIXEL_FORMAT_BGRA32);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureRegion(s, "test-pattern", 100, 50, 320, 200, NULL), MINIAV_SUCCESS);
+    MiniAV_Screen_GetConfiguredFormat(s, &got);
+    CHECK_EQ_INT(got.width, 320);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureRegion(s, "test-pattern", 1800, 0, 320, 200, NULL), MINIAV_ERROR_INVALID_ARG);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureRegion(s, "test-pattern", 0, 0, 0, 200, NULL), MINIAV_ERROR_INVALID_ARG);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureRegion(s, "test-pattern", -5, 0, 10, 10, NULL), MINIAV_ERROR_INVALID_ARG);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureWindow(s, "test-pattern", NULL), MINIAV_ERROR_DEVICE_NOT_FOUND);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(s, "test-pattern", NULL), MINIAV_SUCCESS);
+    MiniAVAudioInfo audio = {0};
+    CHECK_EQ_INT(MiniAV_Screen_StartCapture(s, NULL, NULL, &audio), MINIAV_ERROR_NOT_SUPPORTED);
+    MiniAV_Screen_DestroyContext(s);
+}
+
+static void test_backends_and_log(void) {
+    CHECK(!strcmp(MiniAV_GetBackendNames(MINIAV_DEVICE_TYPE_CAMERA), "test-pattern"));
+    CHECK_EQ_INT(MiniAV_SetBackend(MINIAV_DEVICE_TYPE_CAMERA, "quantum"), MINIAV_ERROR_INVALID_ARG);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "test-pattern") != NULL);
+    CHECK_EQ_INT(MiniAV_SetBackend(MINIAV_DEVICE_TYPE_CAMERA, "test-pattern"), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_SetBackend(MINIAV_DEVICE_TYPE_CAMERA, NULL), MINIAV_SUCCESS);
+    setenv("MINIAV_CAMERA_BACKEND", "quantum", 1);
+    MiniAVDeviceInfo *devs;
+    uint32_t n;
+    CHECK_EQ_INT(MiniAV_Camera_EnumerateDevices(&devs, &n), MINIAV_ERROR_INVALID_ARG);
+    unsetenv("MINIAV_CAMERA_BACKEND");
+
+    CHECK_EQ_INT(MiniAV_SetLogCallback(on_log, NULL), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_SetLogLevel(MINIAV_LOG_LEVEL_DEBUG), MINIAV_SUCCESS);
+    MiniAVVideoFormatInfo f = {0};
+    configure_camera("ghost", f);
+    CHECK(log_lines >= 1);
+    MiniAV_SetLogLevel(MINIAV_LOG_LEVEL_WARN);
+    MiniAV_SetLogCallback(NULL, NULL);
+    CHECK_EQ_INT(MiniAV_SetLogLevel((MiniAVLogLevel)42), MINIAV_ERROR_INVALID_ARG);
+
+    CHECK(!strcmp(MiniAV_GetErrorName(MINIAV_ERROR_DEVICE_LOST), "MINIAV_ERROR_DEVICE_LOST"));
+    CHECK(!strcmp(MiniAV_GetErrorString(MINIAV_ERROR_DEVICE_NOT_FOUND), "Device not found"));
+    CHECK(!strcmp(MiniAV_PixelFormatName(MINIAV_PIXEL_FORMAT_NV12), "nv12"));
+    CHECK_EQ_INT(MiniAV_PixelFormatFromName("YUY2"), MINIAV_PIXEL_FORMAT_YUY2);
+    CHECK_EQ_INT(MiniAV_AudioFormatFromName("float32"), MINIAV_AUDIO_FORMAT_F32);
+    uint32_t a, b, c;
+    CHECK_EQ_INT(MiniAV_GetVersion(&a, &b, &c), MINIAV_SUCCESS);
+    CHECK(!strcmp(MiniAV_GetVersionString(), "0.1.0"));
+    int64_t t0 = MiniAV_GetTimeUs();
+    sleep_ms(5);
+    CHECK(MiniAV_GetTimeUs() - t0 >= 5000);
+}
+
+static double (*cos_fn)(double);
+static void test_dynamic_library(void) {
+    const char *const missing[] = {"libminiav-does-not-exist.so.9", NULL};
+    CHECK(miniav_library_open(missing) == NULL);
+    const char *const libm[] = {"libminiav-does-not-exist.so.9", "libm.so.6", NULL};
+    miniav_library *lib = miniav_library_open(libm);
+    CHECK(lib != NULL);
+    miniav_symbol ok[] = {{"cos", (void **)&cos_fn}};
+    CHECK_EQ_INT(miniav_library_load_symbols(lib, ok, 1), MINIAV_SUCCESS);
+    CHECK(cos_fn && cos_fn(0.0) == 1.0);
+    void *nothing;
+    miniav_symbol bad[] = {{"miniav_no_such_symbol", &nothing}};
+    CHECK_EQ_INT(miniav_library_load_symbols(lib, bad, 1), MINIAV_ERROR_BACKEND_UNAVAILABLE);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "miniav_no_such_symbol") != NULL);
+    miniav_library_close(lib);
+}
+
+int main(void) {
+    test_enumerate();
+    test_bad_video_arguments();
+    test_bad_audio_arguments();
+    test_lifecycle_errors();
+    test_screen();
+    test_backends_and_log();
+    test_dynamic_library();
+    TEST_DONE();
+}
