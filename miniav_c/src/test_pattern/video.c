@@ -142,7 +142,12 @@ static void *capture_thread(void *arg) {
         int64_t timestamp = MiniAV_GetTimeUs();
         uint64_t sequence = s->sequence;
         miniav_slot *slot = miniav_stream_acquire(s);
-        if (!slot) continue;
+        if (!slot) {
+            /* Unpaced, a source with no free buffer would spin and count millions of drops:
+             * behave like a 1000 fps camera instead until the application releases one. */
+            if (st->period_us == 0) miniav_sleep_until(MiniAV_GetTimeUs() + 1000, &st->stop);
+            continue;
+        }
         fill_frame(st, f->pixel_format, f->width, f->height, slot->mem, sequence);
         MiniAVBuffer *b = &slot->buffer;
         memset(b, 0, sizeof *b);

@@ -1,0 +1,723 @@
+// Node-API binding over miniav_c.
+//
+// Frames reach JavaScript as external ArrayBuffers over the pool's memory: zero
+// copies. release() detaches them and calls MiniAV_ReleaseBuffer. Where external
+// buffers are not allowed (Electron's V8 sandbox) a frame is copied once, released
+// at once, and counted in the stream's `copies`.
+//
+// Threading: the C core calls back on its capture thread. The callback only queues
+// the buffer (bounded; the drop policy picks what gives way) and pokes a
+// thread-safe function; the JS thread drains the queue. The capture thread never
+// waits for JavaScript.
+#include <napi.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "miniav.h"
+}
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference error_class;  // MiniAVError, injected by the TS layer
+  Napi::FunctionReference stream_ctor;
+  bool force_copy = false;
+};
+
+Napi::Error MakeError(Napi::Env env, MiniAVResultCode code, const std::string& message) {
+  auto* data = env.GetInstanceData<AddonData>();
+  std::string text = message.empty() ? MiniAV_GetErrorString(code) : message;
+  if (data && !data->error_class.IsEmpty()) {
+    Napi::Value err = data->error_class.New({Napi::String::New(env, MiniAV_GetErrorName(code)), Napi::String::New(env, text)});
+    return Napi::Error(env, err);
+  }
+  Napi::Error e = Napi::Error::New(env, text);
+  e.Set("code", Napi::String::New(env, MiniAV_GetErrorName(code)));
+  return e;
+}
+
+// Throws a MiniAVError for a failed C call, with the C core's own explanation.
+void Check(Napi::Env env, MiniAVResultCode r) {
+  if (r != MINIAV_SUCCESS) throw MakeError(env, r, MiniAV_GetLastErrorMessage());
+}
+
+MiniAVDeviceType TypeArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw MakeError(info.Env(), MINIAV_ERROR_INVALID_ARG, "device type expected");
+  int32_t t = info[i].As<Napi::Number>().Int32Value();
+  if (t < 0 || t >= MINIAV_DEVICE_TYPE_COUNT) throw MakeError(info.Env(), MINIAV_ERROR_INVALID_ARG, "unknown device type");
+  return static_cast<MiniAVDeviceType>(t);
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw MakeError(info.Env(), MINIAV_ERROR_INVALID_ARG, std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+uint32_t U32(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) return 0;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 4294967295.0) return 0xFFFFFFFFu;  // rejected by the core with a clear message
+  return static_cast<uint32_t>(d);
+}
+
+Napi::Object DeviceToJs(Napi::Env env, const MiniAVDeviceInfo& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", d.device_id);
+  o.Set("name", d.name);
+  o.Set("backend", d.backend);
+  o.Set("isDefault", d.is_default != 0);
+  o.Set("type", static_cast<int>(d.type));
+  if (d.width || d.height) {
+    o.Set("x", d.x);
+    o.Set("y", d.y);
+    o.Set("width", d.width);
+    o.Set("height", d.height);
+  }
+  return o;
+}
+
+Napi::Object VideoFormatToJs(Napi::Env env, const MiniAVVideoFormatInfo& f) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("width", f.width);
+  o.Set("height", f.height);
+  o.Set("pixelFormat", MiniAV_PixelFormatName(f.pixel_format));
+  Napi::Object rate = Napi::Object::New(env);
+  rate.Set("num", f.frame_rate_numerator);
+  rate.Set("den", f.frame_rate_denominator);
+  o.Set("frameRate", rate);
+  o.Set("output", f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU ? "gpu" : "cpu");
+  return o;
+}
+
+Napi::Object AudioFormatToJs(Napi::Env env, const MiniAVAudioInfo& f) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sampleRate", f.sample_rate);
+  o.Set("channels", f.channel_count);
+  o.Set("sampleFormat", MiniAV_AudioFormatName(f.format));
+  o.Set("bufferFrames", f.buffer_frames);
+  return o;
+}
+
+// ------------------------------------------------------------------ module functions
+
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  if (info.Length() > 0 && info[0].IsFunction()) data->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  data->force_copy = info.Length() > 1 && info[1].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value GetVersion(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), MiniAV_GetVersionString()); }
+
+Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(MiniAV_GetTimeUs())); }
+
+Napi::Value SetLogLevel(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw MakeError(info.Env(), MINIAV_ERROR_INVALID_ARG, "log level must be a number");
+  Check(info.Env(), MiniAV_SetLogLevel(static_cast<MiniAVLogLevel>(info[0].As<Napi::Number>().Int32Value())));
+  return info.Env().Undefined();
+}
+
+// Log messages come from any thread; one thread-safe function forwards them to the
+// JS thread of the environment that subscribed last.
+std::mutex g_log_lock;
+Napi::ThreadSafeFunction g_log_tsfn;
+napi_env g_log_env = nullptr;
+
+struct LogMessage {
+  int level;
+  std::string text;
+};
+
+void OnLog(MiniAVLogLevel level, const char* message, void*) {
+  std::lock_guard<std::mutex> lock(g_log_lock);
+  if (!g_log_tsfn) return;
+  auto* msg = new LogMessage{static_cast<int>(level), message};
+  napi_status s = g_log_tsfn.NonBlockingCall(msg, [](Napi::Env env, Napi::Function fn, LogMessage* m) {
+    if (env != nullptr) fn.Call({Napi::Number::New(env, m->level), Napi::String::New(env, m->text)});
+    delete m;
+  });
+  if (s != napi_ok) delete msg;
+}
+
+void ClearLogSink() {
+  std::lock_guard<std::mutex> lock(g_log_lock);
+  MiniAV_SetLogCallback(nullptr, nullptr);
+  if (g_log_tsfn) g_log_tsfn.Release();
+  g_log_tsfn = Napi::ThreadSafeFunction();
+  g_log_env = nullptr;
+}
+
+void LogEnvCleanup(void* env) {
+  bool mine;
+  {
+    std::lock_guard<std::mutex> lock(g_log_lock);
+    mine = g_log_env == env;
+  }
+  if (mine) ClearLogSink();
+}
+
+Napi::Value SetLogCallback(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  napi_env previous;
+  {
+    std::lock_guard<std::mutex> lock(g_log_lock);
+    previous = g_log_env;
+  }
+  if (previous) {
+    napi_remove_env_cleanup_hook(previous, LogEnvCleanup, previous);
+    ClearLogSink();
+  }
+  if (info.Length() > 0 && info[0].IsFunction()) {
+    std::lock_guard<std::mutex> lock(g_log_lock);
+    g_log_tsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "miniav-log", 0, 1);
+    g_log_tsfn.Unref(env);  // logging alone must not keep the process alive
+    g_log_env = env;
+    napi_add_env_cleanup_hook(env, LogEnvCleanup, env);
+    MiniAV_SetLogCallback(OnLog, nullptr);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Enumerate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MiniAVDeviceType type = TypeArg(info, 0);
+  int32_t extra = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+  MiniAVDeviceInfo* list = nullptr;
+  uint32_t count = 0;
+  MiniAVResultCode r;
+  switch (type) {
+    case MINIAV_DEVICE_TYPE_CAMERA: r = MiniAV_Camera_EnumerateDevices(&list, &count); break;
+    case MINIAV_DEVICE_TYPE_SCREEN:
+      r = extra ? MiniAV_Screen_EnumerateWindows(&list, &count) : MiniAV_Screen_EnumerateDisplays(&list, &count);
+      break;
+    case MINIAV_DEVICE_TYPE_AUDIO: r = MiniAV_Audio_EnumerateDevices(&list, &count); break;
+    default: r = MiniAV_Loopback_EnumerateTargets(static_cast<MiniAVLoopbackTargetType>(extra), &list, &count); break;
+  }
+  Check(env, r);
+  Napi::Array out = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; i++) out.Set(i, DeviceToJs(env, list[i]));
+  MiniAV_FreeDeviceList(list, count);
+  return out;
+}
+
+Napi::Value Formats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MiniAVDeviceType type = TypeArg(info, 0);
+  std::string id = StringArg(info, 1, "device id");
+  uint32_t count = 0;
+  Napi::Array out;
+  if (type == MINIAV_DEVICE_TYPE_CAMERA || type == MINIAV_DEVICE_TYPE_SCREEN) {
+    MiniAVVideoFormatInfo* list = nullptr;
+    Check(env, type == MINIAV_DEVICE_TYPE_CAMERA ? MiniAV_Camera_GetSupportedFormats(id.c_str(), &list, &count)
+                                                 : MiniAV_Screen_GetSupportedFormats(id.c_str(), &list, &count));
+    out = Napi::Array::New(env, count);
+    for (uint32_t i = 0; i < count; i++) out.Set(i, VideoFormatToJs(env, list[i]));
+    MiniAV_FreeFormatList(list, count);
+  } else {
+    MiniAVAudioInfo* list = nullptr;
+    Check(env, type == MINIAV_DEVICE_TYPE_AUDIO ? MiniAV_Audio_GetSupportedFormats(id.c_str(), &list, &count)
+                                                : MiniAV_Loopback_GetSupportedFormats(id.c_str(), &list, &count));
+    out = Napi::Array::New(env, count);
+    for (uint32_t i = 0; i < count; i++) out.Set(i, AudioFormatToJs(env, list[i]));
+    MiniAV_FreeFormatList(list, count);
+  }
+  return out;
+}
+
+Napi::Value SetBackend(const Napi::CallbackInfo& info) {
+  MiniAVDeviceType type = TypeArg(info, 0);
+  std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  Check(info.Env(), MiniAV_SetBackend(type, name.empty() ? nullptr : name.c_str()));
+  return info.Env().Undefined();
+}
+
+Napi::Value BackendNames(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), MiniAV_GetBackendNames(TypeArg(info, 0)));
+}
+
+// ------------------------------------------------------------------ streams
+
+struct StreamEvent {
+  MiniAVStreamEventType type;
+  MiniAVResultCode result;
+  std::string message;
+};
+
+class NativeStream : public Napi::ObjectWrap<NativeStream> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeStream",
+                       {
+                           InstanceMethod("configure", &NativeStream::Configure),
+                           InstanceMethod("setOptions", &NativeStream::SetOptions),
+                           InstanceMethod("start", &NativeStream::Start),
+                           InstanceMethod("stop", &NativeStream::Stop),
+                           InstanceMethod("close", &NativeStream::Close),
+                           InstanceMethod("stats", &NativeStream::Stats),
+                           InstanceMethod("setIntrinsics", &NativeStream::SetIntrinsics),
+                           InstanceMethod("backend", &NativeStream::Backend),
+                       });
+  }
+
+  explicit NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStream>(info) {
+    Napi::Env env = info.Env();
+    type_ = TypeArg(info, 0);
+    MiniAVResultCode r;
+    switch (type_) {
+      case MINIAV_DEVICE_TYPE_CAMERA: r = MiniAV_Camera_CreateContext(reinterpret_cast<MiniAVCameraContextHandle*>(&ctx_)); break;
+      case MINIAV_DEVICE_TYPE_SCREEN: r = MiniAV_Screen_CreateContext(reinterpret_cast<MiniAVScreenContextHandle*>(&ctx_)); break;
+      case MINIAV_DEVICE_TYPE_AUDIO: r = MiniAV_Audio_CreateContext(reinterpret_cast<MiniAVAudioContextHandle*>(&ctx_)); break;
+      default: r = MiniAV_Loopback_CreateContext(reinterpret_cast<MiniAVLoopbackContextHandle*>(&ctx_)); break;
+    }
+    Check(env, r);
+    force_copy_ = env.GetInstanceData<AddonData>()->force_copy;
+  }
+
+  ~NativeStream() override { Shutdown(); }
+
+ private:
+  // configure(target: { id, kind?: 'display'|'window'|'region', x, y, width, height }, format)
+  Napi::Value Configure(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
+      throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "configure(target, format) expects two objects");
+    Napi::Object target = info[0].As<Napi::Object>();
+    Napi::Object fmt = info[1].As<Napi::Object>();
+    Napi::Value idv = target.Get("id");
+    if (!idv.IsString()) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "device id must be a string");
+    std::string id = idv.As<Napi::String>().Utf8Value();
+    Napi::Object result;
+    if (type_ == MINIAV_DEVICE_TYPE_CAMERA || type_ == MINIAV_DEVICE_TYPE_SCREEN) {
+      MiniAVVideoFormatInfo f{};
+      f.width = U32(fmt, "width");
+      f.height = U32(fmt, "height");
+      f.pixel_format = static_cast<MiniAVPixelFormat>(U32(fmt, "pixelFormat"));
+      f.frame_rate_numerator = U32(fmt, "frameRateNum");
+      f.frame_rate_denominator = U32(fmt, "frameRateDen");
+      f.output_preference = U32(fmt, "output") ? MINIAV_OUTPUT_PREFERENCE_GPU : MINIAV_OUTPUT_PREFERENCE_CPU;
+      if (type_ == MINIAV_DEVICE_TYPE_CAMERA) {
+        auto* cam = static_cast<MiniAVCameraContextHandle>(ctx_);
+        Check(env, MiniAV_Camera_Configure(cam, id.c_str(), &f));
+        Check(env, MiniAV_Camera_GetConfiguredFormat(cam, &f));
+      } else {
+        auto* scr = static_cast<MiniAVScreenContextHandle>(ctx_);
+        std::string kind = target.Get("kind").IsString() ? target.Get("kind").As<Napi::String>().Utf8Value() : "display";
+        if (kind == "window") {
+          Check(env, MiniAV_Screen_ConfigureWindow(scr, id.c_str(), &f));
+        } else if (kind == "region") {
+          auto num = [&](const char* k) {
+            Napi::Value v = target.Get(k);
+            return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0;
+          };
+          Check(env, MiniAV_Screen_ConfigureRegion(scr, id.c_str(), num("x"), num("y"), num("width"), num("height"), &f));
+        } else {
+          Check(env, MiniAV_Screen_ConfigureDisplay(scr, id.c_str(), &f));
+        }
+        Check(env, MiniAV_Screen_GetConfiguredFormat(scr, &f));
+      }
+      result = VideoFormatToJs(env, f);
+    } else {
+      MiniAVAudioInfo f{};
+      f.sample_rate = U32(fmt, "sampleRate");
+      f.channel_count = U32(fmt, "channels");
+      f.format = static_cast<MiniAVAudioFormat>(U32(fmt, "sampleFormat"));
+      f.buffer_frames = U32(fmt, "bufferFrames");
+      if (type_ == MINIAV_DEVICE_TYPE_AUDIO) {
+        auto* a = static_cast<MiniAVAudioContextHandle>(ctx_);
+        Check(env, MiniAV_Audio_Configure(a, id.c_str(), &f));
+        Check(env, MiniAV_Audio_GetConfiguredFormat(a, &f));
+      } else {
+        auto* l = static_cast<MiniAVLoopbackContextHandle>(ctx_);
+        Check(env, MiniAV_Loopback_Configure(l, id.c_str(), &f));
+        Check(env, MiniAV_Loopback_GetConfiguredFormat(l, &f));
+      }
+      result = AudioFormatToJs(env, f);
+    }
+    return result;
+  }
+
+  // setOptions({ poolSize, dropPolicy: 0|1, maxQueued })
+  Napi::Value SetOptions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "options object expected");
+    Napi::Object o = info[0].As<Napi::Object>();
+    MiniAVStreamOptions opt{};
+    opt.pool_size = U32(o, "poolSize");
+    opt.drop_policy = static_cast<MiniAVDropPolicy>(U32(o, "dropPolicy"));
+    Check(env, MiniAV_Stream_SetOptions(ctx_, &opt));
+    drop_oldest_ = opt.drop_policy == MINIAV_DROP_OLDEST;
+    uint32_t q = U32(o, "maxQueued");
+    if (q) max_queued_ = q;
+    return env.Undefined();
+  }
+
+  // start(onFrame(frameDescriptor), onEvent(type, codeName, message))
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (running_) throw MakeError(env, MINIAV_ERROR_ALREADY_RUNNING, "the stream is already started");
+    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
+      throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "start(onFrame, onEvent) expects two functions");
+    on_frame_ = Napi::Persistent(info[0].As<Napi::Function>());
+    on_event_ = Napi::Persistent(info[1].As<Napi::Function>());
+    env_ = env;
+    // The context keeps this object alive while frames can still arrive.
+    Ref();
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "miniav-frames", 0, 1,
+                                          this, [](Napi::Env, NativeStream* self) { self->Unref(); });
+    MiniAV_Stream_SetEventCallback(ctx_, &NativeStream::OnEvent, this);
+    MiniAVResultCode r;
+    switch (type_) {
+      case MINIAV_DEVICE_TYPE_CAMERA: r = MiniAV_Camera_StartCapture(static_cast<MiniAVCameraContextHandle>(ctx_), OnBuffer, this); break;
+      case MINIAV_DEVICE_TYPE_SCREEN:
+        r = MiniAV_Screen_StartCapture(static_cast<MiniAVScreenContextHandle>(ctx_), OnBuffer, this, nullptr);
+        break;
+      case MINIAV_DEVICE_TYPE_AUDIO: r = MiniAV_Audio_StartCapture(static_cast<MiniAVAudioContextHandle>(ctx_), OnBuffer, this); break;
+      default: r = MiniAV_Loopback_StartCapture(static_cast<MiniAVLoopbackContextHandle>(ctx_), OnBuffer, this); break;
+    }
+    if (r != MINIAV_SUCCESS) {
+      std::string msg = MiniAV_GetLastErrorMessage();
+      tsfn_.Release();
+      tsfn_ = Napi::ThreadSafeFunction();
+      throw MakeError(env, r, msg);
+    }
+    running_ = true;
+    napi_add_env_cleanup_hook(env, &NativeStream::EnvCleanup, this);
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    StopCapture();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    MiniAVStats st{};
+    if (ctx_) Check(env, MiniAV_Stream_GetStats(ctx_, &st));
+    else st = final_stats_;
+    uint64_t queue_drops = queue_dropped_.load();
+    o.Set("delivered", static_cast<double>(st.delivered - std::min<uint64_t>(st.delivered, queue_drops)));
+    o.Set("dropped", static_cast<double>(st.dropped + queue_drops));
+    o.Set("held", static_cast<double>(st.held));
+    o.Set("copies", static_cast<double>(st.copies));
+    o.Set("poolSize", st.pool_size);
+    return o;
+  }
+
+  Napi::Value SetIntrinsics(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (type_ != MINIAV_DEVICE_TYPE_CAMERA) throw MakeError(env, MINIAV_ERROR_NOT_SUPPORTED, "intrinsics belong to camera streams");
+    auto* cam = static_cast<MiniAVCameraContextHandle>(ctx_);
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      Check(env, MiniAV_Camera_SetIntrinsics(cam, nullptr));
+      return env.Undefined();
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    MiniAVCameraIntrinsics k{};
+    k.fx = o.Get("fx").ToNumber().DoubleValue();
+    k.fy = o.Get("fy").ToNumber().DoubleValue();
+    k.cx = o.Get("cx").ToNumber().DoubleValue();
+    k.cy = o.Get("cy").ToNumber().DoubleValue();
+    Napi::Value dist = o.Get("distortion");
+    if (dist.IsArray() || dist.IsTypedArray()) {
+      Napi::Object d = dist.As<Napi::Object>();
+      for (uint32_t i = 0; i < 5; i++) {
+        Napi::Value v = d.Get(i);
+        k.distortion[i] = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.0;
+      }
+    }
+    Check(env, MiniAV_Camera_SetIntrinsics(cam, &k));
+    return env.Undefined();
+  }
+
+  Napi::Value Backend(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), ctx_ ? MiniAV_Stream_GetBackendName(ctx_) : "");
+  }
+
+  // ---------------------------------------------------------------- capture thread side
+
+  static void OnBuffer(const MiniAVBuffer* buffer, void* user) {
+    auto* self = static_cast<NativeStream*>(user);
+    const MiniAVBuffer* dropped = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(self->queue_lock_);
+      if (self->queue_.size() >= self->max_queued_) {
+        // JavaScript is behind: the policy decides which queued frame gives way.
+        if (self->drop_oldest_) {
+          dropped = self->queue_.front();
+          self->queue_.pop_front();
+          self->queue_.push_back(buffer);
+        } else {
+          dropped = buffer;
+        }
+      } else {
+        self->queue_.push_back(buffer);
+      }
+    }
+    if (dropped) {
+      self->queue_dropped_++;
+      MiniAV_ReleaseBuffer(dropped->internal_handle);
+    }
+    self->Poke();
+  }
+
+  static void OnEvent(MiniAVStreamEventType type, MiniAVResultCode result, const char* message, void* user) {
+    auto* self = static_cast<NativeStream*>(user);
+    {
+      std::lock_guard<std::mutex> lock(self->queue_lock_);
+      self->events_.push_back(StreamEvent{type, result, message ? message : ""});
+    }
+    self->Poke(true);
+  }
+
+  // One pending call at a time is enough: the JS side drains everything queued.
+  void Poke(bool force = false) {
+    if (!force && poke_pending_.exchange(true)) return;
+    poke_pending_ = true;
+    if (tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, NativeStream* self) {
+          if (env != nullptr) self->Drain(env);
+        }) != napi_ok)
+      poke_pending_ = false;
+  }
+
+  // ---------------------------------------------------------------- JS thread side
+
+  void Drain(Napi::Env env) {
+    poke_pending_ = false;
+    std::deque<const MiniAVBuffer*> frames;
+    std::deque<StreamEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(queue_lock_);
+      frames.swap(queue_);
+      events.swap(events_);
+    }
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < frames.size(); i++) {
+      if (on_frame_.IsEmpty()) {
+        MiniAV_ReleaseBuffer(frames[i]->internal_handle);
+        continue;
+      }
+      Napi::Value desc = Describe(env, frames[i]);
+      on_frame_.Call({desc});
+      if (env.IsExceptionPending()) {
+        // A throwing handler must not lose the rest of the queue or leak buffers.
+        for (size_t j = i + 1; j < frames.size(); j++) MiniAV_ReleaseBuffer(frames[j]->internal_handle);
+        return;
+      }
+    }
+    for (auto& e : events) {
+      if (on_event_.IsEmpty()) break;
+      on_event_.Call({Napi::Number::New(env, e.type), Napi::String::New(env, MiniAV_GetErrorName(e.result)),
+                      Napi::String::New(env, e.message)});
+    }
+  }
+
+  // One ArrayBuffer over the buffer's memory (planes are views into it), or one per
+  // plane when planes live in separate allocations.
+  Napi::Value Describe(Napi::Env env, const MiniAVBuffer* b) {
+    Napi::Object d = Napi::Object::New(env);
+    uint64_t token = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b->internal_handle));
+    d.Set("handle", Napi::BigInt::New(env, token));
+    d.Set("type", b->type == MINIAV_BUFFER_TYPE_VIDEO ? "video" : "audio");
+    d.Set("timestampUs", static_cast<double>(b->timestamp_us));
+    d.Set("sequence", static_cast<double>(b->sequence));
+    bool copied = false;
+    Napi::Array buffers = Napi::Array::New(env);
+    auto wrap = [&](void* ptr, size_t size) -> Napi::Value {
+      napi_value ab = nullptr;
+      if (!force_copy_ && napi_create_external_arraybuffer(env, ptr, size, nullptr, nullptr, &ab) == napi_ok) return Napi::Value(env, ab);
+      // External memory refused (Electron) or copying forced: one copy.
+      Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, size);
+      std::memcpy(copy.Data(), ptr, size);
+      copied = true;
+      return copy;
+    };
+    if (b->type == MINIAV_BUFFER_TYPE_VIDEO) {
+      const auto& v = b->data.video;
+      Napi::Object video = Napi::Object::New(env);
+      video.Set("width", v.width);
+      video.Set("height", v.height);
+      video.Set("pixelFormat", MiniAV_PixelFormatName(v.pixel_format));
+      auto* base = static_cast<uint8_t*>(v.planes[0]);
+      bool contiguous = true;
+      for (uint32_t p = 0; p < v.num_planes; p++) {
+        auto* pp = static_cast<uint8_t*>(v.planes[p]);
+        if (pp < base || pp + v.plane_size_bytes[p] > base + b->data_size_bytes) contiguous = false;
+      }
+      if (contiguous) buffers.Set(0u, wrap(base, b->data_size_bytes));
+      Napi::Array planes = Napi::Array::New(env, v.num_planes);
+      for (uint32_t p = 0; p < v.num_planes; p++) {
+        Napi::Object plane = Napi::Object::New(env);
+        if (contiguous) {
+          plane.Set("buffer", 0);
+          plane.Set("offset", static_cast<double>(static_cast<uint8_t*>(v.planes[p]) - base));
+        } else {
+          buffers.Set(p, wrap(v.planes[p], v.plane_size_bytes[p]));
+          plane.Set("buffer", p);
+          plane.Set("offset", 0);
+        }
+        plane.Set("size", static_cast<double>(v.plane_size_bytes[p]));
+        plane.Set("stride", v.stride_bytes[p]);
+        planes.Set(p, plane);
+      }
+      video.Set("planes", planes);
+      if (v.intrinsics.valid) {
+        Napi::Object k = Napi::Object::New(env);
+        k.Set("fx", v.intrinsics.fx);
+        k.Set("fy", v.intrinsics.fy);
+        k.Set("cx", v.intrinsics.cx);
+        k.Set("cy", v.intrinsics.cy);
+        Napi::Array dist = Napi::Array::New(env, 5);
+        for (uint32_t i = 0; i < 5; i++) dist.Set(i, v.intrinsics.distortion[i]);
+        k.Set("distortion", dist);
+        video.Set("intrinsics", k);
+      }
+      d.Set("video", video);
+      d.Set("contentType", "cpu");
+    } else {
+      const auto& a = b->data.audio;
+      Napi::Object audio = Napi::Object::New(env);
+      audio.Set("frameCount", a.frame_count);
+      audio.Set("channels", a.channel_count);
+      audio.Set("sampleRate", a.sample_rate);
+      audio.Set("sampleFormat", MiniAV_AudioFormatName(a.format));
+      buffers.Set(0u, wrap(a.data, b->data_size_bytes));
+      d.Set("audio", audio);
+      d.Set("contentType", "cpu");
+    }
+    d.Set("buffers", buffers);
+    if (copied) {
+      MiniAV_Stream_AddCopies(ctx_, 1);
+      MiniAV_ReleaseBuffer(b->internal_handle);  // the copy is independent of the pool
+      d.Set("handle", Napi::BigInt::New(env, static_cast<uint64_t>(0)));
+      d.Set("copied", true);
+    }
+    return d;
+  }
+
+  void RequireOpen(Napi::Env env) {
+    if (!ctx_) throw MakeError(env, MINIAV_ERROR_STREAM_CLOSED, "the stream is closed; open a new one");
+  }
+
+  void StopCapture() {
+    if (!running_) return;
+    running_ = false;
+    switch (type_) {
+      case MINIAV_DEVICE_TYPE_CAMERA: MiniAV_Camera_StopCapture(static_cast<MiniAVCameraContextHandle>(ctx_)); break;
+      case MINIAV_DEVICE_TYPE_SCREEN: MiniAV_Screen_StopCapture(static_cast<MiniAVScreenContextHandle>(ctx_)); break;
+      case MINIAV_DEVICE_TYPE_AUDIO: MiniAV_Audio_StopCapture(static_cast<MiniAVAudioContextHandle>(ctx_)); break;
+      default: MiniAV_Loopback_StopCapture(static_cast<MiniAVLoopbackContextHandle>(ctx_)); break;
+    }
+    // The capture thread has stopped: frames still queued never reached JavaScript.
+    std::deque<const MiniAVBuffer*> left;
+    {
+      std::lock_guard<std::mutex> lock(queue_lock_);
+      left.swap(queue_);
+      events_.clear();
+    }
+    for (const MiniAVBuffer* b : left) {
+      queue_dropped_++;
+      MiniAV_ReleaseBuffer(b->internal_handle);
+    }
+    napi_remove_env_cleanup_hook(env_, &NativeStream::EnvCleanup, this);
+    on_frame_.Reset();
+    on_event_.Reset();
+    if (tsfn_) tsfn_.Release();
+    tsfn_ = Napi::ThreadSafeFunction();
+  }
+
+  void Shutdown() {
+    StopCapture();
+    if (!ctx_) return;
+    MiniAV_Stream_GetStats(ctx_, &final_stats_);
+    switch (type_) {
+      case MINIAV_DEVICE_TYPE_CAMERA: MiniAV_Camera_DestroyContext(static_cast<MiniAVCameraContextHandle>(ctx_)); break;
+      case MINIAV_DEVICE_TYPE_SCREEN: MiniAV_Screen_DestroyContext(static_cast<MiniAVScreenContextHandle>(ctx_)); break;
+      case MINIAV_DEVICE_TYPE_AUDIO: MiniAV_Audio_DestroyContext(static_cast<MiniAVAudioContextHandle>(ctx_)); break;
+      default: MiniAV_Loopback_DestroyContext(static_cast<MiniAVLoopbackContextHandle>(ctx_)); break;
+    }
+    ctx_ = nullptr;
+  }
+
+  // A worker (or the process) is going away with this stream running: stop the
+  // capture thread before the environment it calls into disappears.
+  static void EnvCleanup(void* arg) {
+    auto* self = static_cast<NativeStream*>(arg);
+    self->StopCapture();
+  }
+
+  MiniAVDeviceType type_;
+  void* ctx_ = nullptr;
+  napi_env env_ = nullptr;
+  bool running_ = false;
+  bool force_copy_ = false;
+  bool drop_oldest_ = false;
+  size_t max_queued_ = 2;
+  MiniAVStats final_stats_{};
+  Napi::FunctionReference on_frame_, on_event_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::mutex queue_lock_;
+  std::deque<const MiniAVBuffer*> queue_;
+  std::deque<StreamEvent> events_;
+  std::atomic<bool> poke_pending_{false};
+  std::atomic<uint64_t> queue_dropped_{0};
+};
+
+// releaseBuffer(handle: bigint, buffers: ArrayBuffer[]): detaches the views, then
+// hands the buffer back. Works after the stream is closed.
+Napi::Value ReleaseBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 1 && info[1].IsArray()) {
+    Napi::Array abs = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < abs.Length(); i++) {
+      Napi::Value v = abs.Get(i);
+      if (v.IsArrayBuffer() && v.As<Napi::ArrayBuffer>().ByteLength() > 0) napi_detach_arraybuffer(env, v);
+    }
+  }
+  if (info.Length() > 0 && info[0].IsBigInt()) {
+    bool lossless;
+    uint64_t token = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (token) MiniAV_ReleaseBuffer(reinterpret_cast<void*>(static_cast<uintptr_t>(token)));
+  }
+  return env.Undefined();
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  data->stream_ctor = Napi::Persistent(NativeStream::Define(env));
+  exports.Set("NativeStream", data->stream_ctor.Value());
+  exports.Set("init", Napi::Function::New(env, Init));
+  exports.Set("getVersion", Napi::Function::New(env, GetVersion));
+  exports.Set("now", Napi::Function::New(env, Now));
+  exports.Set("setLogLevel", Napi::Function::New(env, SetLogLevel));
+  exports.Set("setLogCallback", Napi::Function::New(env, SetLogCallback));
+  exports.Set("enumerate", Napi::Function::New(env, Enumerate));
+  exports.Set("formats", Napi::Function::New(env, Formats));
+  exports.Set("setBackend", Napi::Function::New(env, SetBackend));
+  exports.Set("backendNames", Napi::Function::New(env, BackendNames));
+  exports.Set("releaseBuffer", Napi::Function::New(env, ReleaseBuffer));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(miniav, InitModule)

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Builds build/Release/miniav.node with CMake, offline.
+//   node scripts/build-native.mjs [--debug] [--sanitize]
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, copyFileSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const debug = process.argv.includes('--debug');
+const buildDir = join(root, 'build', 'cmake');
+const headers = require('node-api-headers').include_dir;
+const addonApi = dirname(require.resolve('node-addon-api/package.json'));
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.error?.code === 'ENOENT') {
+    console.error(`miniav: '${cmd}' was not found. Building @miniav/node from source needs CMake >= 3.16 and a C/C++ compiler ` +
+      `(Debian/Ubuntu: apt-get install cmake g++).`);
+    process.exit(1);
+  }
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+mkdirSync(buildDir, { recursive: true });
+run('cmake', ['-S', root, '-B', buildDir, `-DCMAKE_BUILD_TYPE=${debug ? 'Debug' : 'Release'}`,
+  `-DNODE_API_INCLUDE_DIR=${headers}`, `-DNODE_ADDON_API_DIR=${addonApi}`]);
+run('cmake', ['--build', buildDir, '--parallel', '2']);
+mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+copyFileSync(join(buildDir, 'miniav.node'), join(root, 'build', 'Release', 'miniav.node'));
+console.log('miniav: built', join(root, 'build', 'Release', 'miniav.node'));

@@ -1,0 +1,170 @@
+// @miniav/node: the MiniAV API over the native addon.
+import {
+  MiniAVError,
+  type AudioAPI,
+  type AudioFormat,
+  type AudioOpenOptions,
+  type AudioStream,
+  type CameraAPI,
+  type DeviceInfo,
+  type DeviceType,
+  type LogLevel,
+  type LogListener,
+  type LoopbackAPI,
+  type LoopbackEnumerateOptions,
+  type MiniAVPlatform,
+  type ScreenAPI,
+  type ScreenOpenOptions,
+  type ScreenTarget,
+  type VideoFormat,
+  type VideoOpenOptions,
+  type VideoStream,
+} from '@miniav/platform-interface';
+import { native, DEVICE_TYPE, type NativeDevice, type NativeStreamTarget } from './native.js';
+import { NodeCaptureStream, createNativeStream } from './stream.js';
+import { audioFormatArgs, deviceIdArg, objectOrEmpty, streamOptionArgs, videoFormatArgs } from './options.js';
+
+export * from '@miniav/platform-interface';
+export { NodeCaptureStream } from './stream.js';
+export { NodeFrame } from './frame.js';
+
+const TYPES: DeviceType[] = ['camera', 'screen', 'audio', 'loopback'];
+
+function toDevice(d: NativeDevice): DeviceInfo {
+  const info: DeviceInfo = { id: d.id, name: d.name, backend: d.backend, isDefault: d.isDefault, type: TYPES[d.type] ?? 'camera' };
+  if (d.width !== undefined && d.height !== undefined) info.geometry = { x: d.x ?? 0, y: d.y ?? 0, width: d.width, height: d.height };
+  return info;
+}
+
+async function enumerate(type: DeviceType, extra = 0): Promise<DeviceInfo[]> {
+  return native.enumerate(DEVICE_TYPE[type], extra).map(toDevice);
+}
+
+function openStream<F extends VideoFormat | AudioFormat>(
+  type: DeviceType,
+  target: NativeStreamTarget,
+  format: Record<string, number>,
+  options: { poolSize?: number; dropPolicy?: 'drop-newest' | 'drop-oldest'; maxQueued?: number },
+): NodeCaptureStream<F> {
+  const streamArgs = streamOptionArgs(options);
+  const ns = createNativeStream(type);
+  try {
+    ns.setOptions(streamArgs);
+    const actual = ns.configure(target, format) as F;
+    return new NodeCaptureStream<F>(type, target.id, ns, actual, options.dropPolicy ?? 'drop-newest', streamArgs.maxQueued);
+  } catch (e) {
+    ns.close();
+    throw e;
+  }
+}
+
+export const camera: CameraAPI = {
+  enumerateDevices: () => enumerate('camera'),
+  getSupportedFormats: async (deviceId) => native.formats(DEVICE_TYPE.camera, deviceIdArg('deviceId', deviceId)) as VideoFormat[],
+  async open(deviceId: string, options?: VideoOpenOptions): Promise<VideoStream> {
+    const opts = objectOrEmpty('options', options);
+    return openStream<VideoFormat>('camera', { id: deviceIdArg('deviceId', deviceId) }, videoFormatArgs(opts), opts);
+  },
+};
+
+function screenTarget(target: ScreenTarget): NativeStreamTarget {
+  if (typeof target === 'string') return { id: deviceIdArg('display id', target), kind: 'display' };
+  if (typeof target !== 'object' || target === null)
+    throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'screen target must be a display id, { display }, { window } or { region }');
+  if ('display' in target) return { id: deviceIdArg('display', target.display), kind: 'display' };
+  if ('window' in target) return { id: deviceIdArg('window', target.window), kind: 'window' };
+  if ('region' in target) {
+    const r = target.region;
+    for (const k of ['x', 'y', 'width', 'height'] as const)
+      if (!Number.isInteger(r?.[k])) throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `region.${k} must be an integer`);
+    return { id: deviceIdArg('region.display', r.display), kind: 'region', x: r.x, y: r.y, width: r.width, height: r.height };
+  }
+  throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'screen target must be a display id, { display }, { window } or { region }');
+}
+
+export const screen: ScreenAPI = {
+  enumerateDisplays: () => enumerate('screen', 0),
+  enumerateWindows: () => enumerate('screen', 1),
+  getSupportedFormats: async (displayId) => native.formats(DEVICE_TYPE.screen, deviceIdArg('displayId', displayId)) as VideoFormat[],
+  async open(target: ScreenTarget, options?: ScreenOpenOptions): Promise<VideoStream> {
+    const opts = objectOrEmpty('options', options);
+    if (opts.audio)
+      throw new MiniAVError(
+        'MINIAV_ERROR_NOT_SUPPORTED',
+        'screen capture with audio needs a loopback backend paired with the screen backend; none is built for this platform yet. ' +
+          'Open loopback.open() beside the screen stream: both use the same clock.',
+      );
+    return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts);
+  },
+};
+
+export const audio: AudioAPI = {
+  enumerateDevices: () => enumerate('audio'),
+  getSupportedFormats: async (deviceId) => native.formats(DEVICE_TYPE.audio, deviceIdArg('deviceId', deviceId)) as AudioFormat[],
+  async open(deviceId: string, options?: AudioOpenOptions): Promise<AudioStream> {
+    const opts = objectOrEmpty('options', options);
+    return openStream<AudioFormat>('audio', { id: deviceIdArg('deviceId', deviceId) }, audioFormatArgs(opts), opts);
+  },
+};
+
+const LOOPBACK_FILTER = { system: 1, process: 2, window: 3, device: 4 } as const;
+
+export const loopback: LoopbackAPI = {
+  async enumerateTargets(options?: LoopbackEnumerateOptions): Promise<DeviceInfo[]> {
+    const type = objectOrEmpty('options', options).type;
+    if (type !== undefined && !(type in LOOPBACK_FILTER))
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `loopback target type must be one of: ${Object.keys(LOOPBACK_FILTER).join(', ')}`);
+    return enumerate('loopback', type === undefined ? 0 : LOOPBACK_FILTER[type]);
+  },
+  getSupportedFormats: async (targetId) => native.formats(DEVICE_TYPE.loopback, deviceIdArg('targetId', targetId)) as AudioFormat[],
+  async open(targetId: string, options?: AudioOpenOptions): Promise<AudioStream> {
+    const opts = objectOrEmpty('options', options);
+    return openStream<AudioFormat>('loopback', { id: deviceIdArg('targetId', targetId) }, audioFormatArgs(opts), opts);
+  },
+};
+
+/** Microseconds on the monotonic clock of every frame's `timestampUs`. */
+export function now(): number {
+  return native.now();
+}
+
+export function getVersion(): string {
+  return native.getVersion();
+}
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'none'];
+
+export function setLogLevel(level: LogLevel): void {
+  const n = LEVELS.indexOf(level);
+  if (n < 0) throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `log level must be one of: ${LEVELS.join(', ')}`);
+  native.setLogLevel(n);
+}
+
+const logListeners = new Set<LogListener>();
+
+export function onLog(listener: LogListener): () => void {
+  if (typeof listener !== 'function') throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'onLog expects a function');
+  logListeners.add(listener);
+  if (logListeners.size === 1)
+    native.setLogCallback((level, message) => {
+      for (const l of logListeners) l(LEVELS[level] ?? 'info', message);
+    });
+  return () => {
+    logListeners.delete(listener);
+    if (logListeners.size === 0) native.setLogCallback(null);
+  };
+}
+
+/** Force a backend for a device type (null: automatic). Same as MINIAV_<TYPE>_BACKEND. */
+export function setBackend(type: DeviceType, name: string | null): void {
+  native.setBackend(DEVICE_TYPE[type], name);
+}
+
+/** Backends compiled into this build for a device type, in priority order. */
+export function getBackends(type: DeviceType): string[] {
+  const names = native.backendNames(DEVICE_TYPE[type]);
+  return names ? names.split(',') : [];
+}
+
+const platform: MiniAVPlatform = { camera, screen, audio, loopback, now, getVersion, setLogLevel, onLog };
+export default platform;

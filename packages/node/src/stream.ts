@@ -1,0 +1,242 @@
+import {
+  MiniAVError,
+  TypedEmitter,
+  type AudioFormat,
+  type CameraIntrinsics,
+  type CaptureStream,
+  type DeviceType,
+  type DropPolicy,
+  type Frame,
+  type StreamEndInfo,
+  type StreamEventMap,
+  type StreamStats,
+  type VideoFormat,
+} from '@miniav/platform-interface';
+import { NodeFrame, type LeakReporter } from './frame.js';
+import { native, DEVICE_TYPE, type NativeFrame, type NativeStream } from './native.js';
+
+const EVENT_ERROR = 1;
+const EVENT_ENDED = 2;
+const EVENT_FORMAT = 3;
+
+interface Waiter {
+  resolve: (r: IteratorResult<Frame>) => void;
+  reject: (e: unknown) => void;
+}
+
+/** One consumer queue behind `frames()`: bounded, with the stream's drop policy. */
+class FrameQueue {
+  frames: NodeFrame[] = [];
+  waiters: Waiter[] = [];
+  done = false;
+  error: unknown = null;
+}
+
+export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
+  extends TypedEmitter<StreamEventMap>
+  implements CaptureStream<F>, AsyncDisposable
+{
+  readonly type: DeviceType;
+  readonly deviceId: string;
+  #format: F;
+  #native: NativeStream;
+  #running = false;
+  #closed = false;
+  #held = 0;
+  #jsDropped = 0;
+  #dropOldest: boolean;
+  #maxQueued: number;
+  #queues = new Set<FrameQueue>();
+  #reporter: LeakReporter;
+  #lastStats: StreamStats = { delivered: 0, dropped: 0, held: 0, copies: 0 };
+
+  /** @internal Use camera.open(), screen.open(), audio.open() or loopback.open(). */
+  constructor(type: DeviceType, deviceId: string, nativeStream: NativeStream, format: F, dropPolicy: DropPolicy, maxQueued: number) {
+    super();
+    this.type = type;
+    this.deviceId = deviceId;
+    this.#native = nativeStream;
+    this.#format = format;
+    this.#dropOldest = dropPolicy === 'drop-oldest';
+    this.#maxQueued = maxQueued;
+    this.#reporter = { label: `the ${type} stream '${deviceId}'`, warned: false };
+  }
+
+  get format(): F {
+    return this.#format;
+  }
+
+  get backend(): string {
+    return this.#closed ? '' : this.#native.backend();
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get stats(): StreamStats {
+    if (!this.#closed) {
+      const s = this.#native.stats();
+      this.#lastStats = {
+        delivered: s.delivered - this.#jsDropped,
+        dropped: s.dropped + this.#jsDropped,
+        held: this.#held,
+        copies: s.copies,
+      };
+    }
+    return { ...this.#lastStats, held: this.#held };
+  }
+
+  async start(): Promise<void> {
+    this.#assertOpen();
+    if (this.#running) return;
+    this.#native.start(
+      (desc) => this.#onFrame(desc),
+      (type, code, message) => this.#onEvent(type, code, message),
+    );
+    this.#running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopWith({ reason: 'stopped' });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#stopWith({ reason: 'closed' });
+    this.stats; // keep the final counters readable after close
+    this.#native.close();
+    this.#closed = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  setIntrinsics(intrinsics: CameraIntrinsics | null): void {
+    this.#assertOpen();
+    if (intrinsics !== null) {
+      for (const key of ['fx', 'fy', 'cx', 'cy'] as const) {
+        if (typeof intrinsics[key] !== 'number' || !Number.isFinite(intrinsics[key]))
+          throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `intrinsics.${key} must be a finite number`);
+      }
+      if (!Array.isArray(intrinsics.distortion) || intrinsics.distortion.length > 5)
+        throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'intrinsics.distortion must be an array of up to 5 numbers (k1 k2 p1 p2 k3)');
+    }
+    this.#native.setIntrinsics(intrinsics);
+  }
+
+  frames(): AsyncIterableIterator<Frame> {
+    const queue = new FrameQueue();
+    this.#queues.add(queue);
+    const finish = (): void => {
+      this.#queues.delete(queue);
+      for (const f of queue.frames) f.release();
+      queue.frames = [];
+    };
+    const iterator: AsyncIterableIterator<Frame> = {
+      next: (): Promise<IteratorResult<Frame>> => {
+        const frame = queue.frames.shift();
+        if (frame) return Promise.resolve({ value: frame, done: false });
+        if (queue.error) {
+          const e = queue.error;
+          queue.error = null;
+          queue.done = true;
+          return Promise.reject(e);
+        }
+        if (queue.done || this.#closed) return Promise.resolve({ value: undefined, done: true });
+        if (!this.#running) {
+          this.start().catch((e: unknown) => {
+            queue.error = e;
+            const w = queue.waiters.shift();
+            if (w) {
+              queue.error = null;
+              queue.done = true;
+              w.reject(e);
+            }
+          });
+        }
+        return new Promise((resolve, reject) => queue.waiters.push({ resolve, reject }));
+      },
+      return: (): Promise<IteratorResult<Frame>> => {
+        queue.done = true;
+        finish();
+        for (const w of queue.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MiniAVError('MINIAV_ERROR_STREAM_CLOSED', `the ${this.type} stream '${this.deviceId}' is closed; open a new one`);
+  }
+
+  #stopWith(info: StreamEndInfo): void {
+    if (!this.#running) return;
+    this.#native.stop();
+    this.#running = false;
+    for (const q of this.#queues) {
+      q.done = true;
+      for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+    }
+    this.emit('ended', info);
+  }
+
+  #onFrame(desc: NativeFrame): void {
+    const frame = new NodeFrame(desc, this.#reporter, () => {
+      this.#held--;
+    });
+    this.#held++;
+    let consumed = this.emit('frame', frame);
+    for (const q of this.#queues) {
+      consumed = true;
+      const w = q.waiters.shift();
+      if (w) {
+        w.resolve({ value: frame, done: false });
+        continue;
+      }
+      q.frames.push(frame);
+      if (q.frames.length > this.#maxQueued) {
+        // The iterator's consumer is behind: the drop policy picks who gives way.
+        const victim = this.#dropOldest ? q.frames.shift() : q.frames.pop();
+        this.#jsDropped++;
+        victim?.release();
+      }
+    }
+    if (!consumed) {
+      // Nobody listens: give the buffer back at once, and count it.
+      this.#jsDropped++;
+      frame.release();
+    }
+  }
+
+  #onEvent(type: number, code: string, message: string): void {
+    if (type === EVENT_FORMAT) return; // a format change arrives with the frames that carry it
+    if (type === EVENT_ERROR) {
+      const error = new MiniAVError(code, message);
+      let heard = this.emit('error', error);
+      for (const q of this.#queues) {
+        heard = true;
+        const w = q.waiters.shift();
+        if (w) w.reject(error);
+        else q.error = error;
+      }
+      if (!heard) process.emitWarning(`${this.#reporter.label} failed: ${message}`, { code });
+      this.#stopWith({ reason: 'error', code, message });
+    } else if (type === EVENT_ENDED) {
+      this.#stopWith({ reason: 'source-ended', code, message });
+    }
+  }
+}
+
+export function createNativeStream(type: DeviceType): NativeStream {
+  return new native.NativeStream(DEVICE_TYPE[type]);
+}

@@ -1,0 +1,35 @@
+/** A small typed event emitter that runs anywhere (no Node built-ins). */
+export class TypedEmitter<Events extends object> {
+  #listeners = new Map<keyof Events, Set<(value: never) => void>>();
+
+  on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): this {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as (value: never) => void);
+    return this;
+  }
+
+  off<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): this {
+    this.#listeners.get(event)?.delete(listener as (value: never) => void);
+    return this;
+  }
+
+  once<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): this {
+    const wrapper = (value: Events[K]): void => {
+      this.off(event, wrapper);
+      listener(value);
+    };
+    return this.on(event, wrapper);
+  }
+
+  listenerCount(event: keyof Events): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
+  protected emit<K extends keyof Events>(event: K, value: Events[K]): boolean {
+    const set = this.#listeners.get(event);
+    if (!set || set.size === 0) return false;
+    for (const listener of [...set]) (listener as (v: Events[K]) => void)(value);
+    return true;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './types.js';
+export * from './formats.js';
+export { TypedEmitter } from './emitter.js';
