@@ -343,6 +343,10 @@ typedef enum {
 typedef void (*MiniAVStreamEventCallback)(MiniAVStreamEventType event, MiniAVResultCode result,
                                           const char *message, void *user_data);
 MINIAV_API MiniAVResultCode MiniAV_Stream_SetEventCallback(void *context, MiniAVStreamEventCallback callback, void *user_data);
+/* Releases every buffer of this stream that the application still holds, for a
+ * binding whose consumer is gone (a terminated worker). Never call it while the
+ * application may still read those buffers. */
+MINIAV_API MiniAVResultCode MiniAV_Stream_ReleaseAll(void *context);
 /* Name of the backend the stream was configured with, or "" before Configure. */
 MINIAV_API const char *MiniAV_Stream_GetBackendName(void *context);
 

@@ -220,6 +220,25 @@ MiniAVResultCode MiniAV_ReleaseBuffer(void *internal_handle) {
     return MINIAV_SUCCESS;
 }
 
+MiniAVResultCode MiniAV_Stream_ReleaseAll(void *context) {
+    MiniAVResultCode r = miniav_stream_check(context, MINIAV_DEVICE_TYPE_COUNT);
+    if (r) return r;
+    miniav_stream *s = context;
+    pthread_mutex_lock(&buffer_lock);
+    miniav_pool *pool = s->pool;
+    for (uint32_t i = 0; pool && i < pool->slot_count; i++) {
+        miniav_slot *slot = &pool->slots[i];
+        if (slot->state != MINIAV_SLOT_HELD) continue;
+        slot->generation++;
+        slot->buffer.internal_handle = NULL;
+        if (pool->hooks.on_release) pool->hooks.on_release(pool->hooks.ctx, slot);
+        slot->state = MINIAV_SLOT_FREE;
+        pool->held--;
+    }
+    pthread_mutex_unlock(&buffer_lock);
+    return MINIAV_SUCCESS;
+}
+
 MiniAVResultCode MiniAV_Stream_GetStats(void *context, MiniAVStats *stats_out) {
     if (!stats_out) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "stats_out must not be NULL");
     MiniAVResultCode r = miniav_stream_check(context, MINIAV_DEVICE_TYPE_COUNT);

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -245,6 +246,11 @@ Napi::Value BackendNames(const Napi::CallbackInfo& info) {
 
 // ------------------------------------------------------------------ streams
 
+class NativeStream;
+struct Life {
+  NativeStream* self;
+};
+
 struct StreamEvent {
   MiniAVStreamEventType type;
   MiniAVResultCode result;
@@ -279,9 +285,14 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     }
     Check(env, r);
     force_copy_ = env.GetInstanceData<AddonData>()->force_copy;
+    env_ = env;
+    napi_add_env_cleanup_hook(env, &NativeStream::EnvCleanup, this);
   }
 
-  ~NativeStream() override { Shutdown(); }
+  ~NativeStream() override {
+    life_->self = nullptr;
+    Shutdown();
+  }
 
  private:
   // configure(target: { id, kind?: 'display'|'window'|'region', x, y, width, height }, format)
@@ -370,11 +381,15 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "start(onFrame, onEvent) expects two functions");
     on_frame_ = Napi::Persistent(info[0].As<Napi::Function>());
     on_event_ = Napi::Persistent(info[1].As<Napi::Function>());
-    env_ = env;
     // The context keeps this object alive while frames can still arrive.
     Ref();
+    // The finalizer may run after this object (at environment teardown): it goes
+    // through `life_`, which the destructor clears.
     tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "miniav-frames", 0, 1,
-                                          this, [](Napi::Env, NativeStream* self) { self->Unref(); });
+                                          new std::shared_ptr<Life>(life_), [](Napi::Env, std::shared_ptr<Life>* life) {
+                                            if ((*life)->self) (*life)->self->Unref();
+                                            delete life;
+                                          });
     MiniAV_Stream_SetEventCallback(ctx_, &NativeStream::OnEvent, this);
     MiniAVResultCode r;
     switch (type_) {
@@ -392,7 +407,6 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       throw MakeError(env, r, msg);
     }
     running_ = true;
-    napi_add_env_cleanup_hook(env, &NativeStream::EnvCleanup, this);
     return env.Undefined();
   }
 
@@ -510,24 +524,33 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       events.swap(events_);
     }
     Napi::HandleScope scope(env);
-    for (size_t i = 0; i < frames.size(); i++) {
-      if (on_frame_.IsEmpty()) {
-        MiniAV_ReleaseBuffer(frames[i]->internal_handle);
-        continue;
+    size_t next = 0;
+    bool handed = false;  // frames[next] reached JavaScript (which now owns its release)
+    try {
+      for (; next < frames.size(); next++) {
+        if (on_frame_.IsEmpty()) break;  // stopped from inside a handler
+        handed = false;
+        Napi::Value desc = Describe(env, frames[next]);
+        handed = true;
+        on_frame_.Call({desc});
       }
-      Napi::Value desc = Describe(env, frames[i]);
-      on_frame_.Call({desc});
-      if (env.IsExceptionPending()) {
-        // A throwing handler must not lose the rest of the queue or leak buffers.
-        for (size_t j = i + 1; j < frames.size(); j++) MiniAV_ReleaseBuffer(frames[j]->internal_handle);
-        return;
+      for (auto& e : events) {
+        if (on_event_.IsEmpty()) break;
+        on_event_.Call({Napi::Number::New(env, e.type), Napi::String::New(env, MiniAV_GetErrorName(e.result)),
+                        Napi::String::New(env, e.message)});
       }
+    } catch (const Napi::Error& e) {
+      // A throwing handler (or an environment shutting down): no buffer may leak, and
+      // the error goes on to JavaScript as an uncaught exception, as from any listener.
+      ReleaseFrom(frames, handed ? next + 1 : next);
+      napi_throw(env, e.Value());
+      return;
     }
-    for (auto& e : events) {
-      if (on_event_.IsEmpty()) break;
-      on_event_.Call({Napi::Number::New(env, e.type), Napi::String::New(env, MiniAV_GetErrorName(e.result)),
-                      Napi::String::New(env, e.message)});
-    }
+    ReleaseFrom(frames, next);
+  }
+
+  static void ReleaseFrom(const std::deque<const MiniAVBuffer*>& frames, size_t first) {
+    for (size_t j = first; j < frames.size(); j++) MiniAV_ReleaseBuffer(frames[j]->internal_handle);
   }
 
   // One ArrayBuffer over the buffer's memory (planes are views into it), or one per
@@ -637,7 +660,6 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       queue_dropped_++;
       MiniAV_ReleaseBuffer(b->internal_handle);
     }
-    napi_remove_env_cleanup_hook(env_, &NativeStream::EnvCleanup, this);
     on_frame_.Reset();
     on_event_.Reset();
     if (tsfn_) tsfn_.Release();
@@ -647,6 +669,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   void Shutdown() {
     StopCapture();
     if (!ctx_) return;
+    if (!env_gone_) napi_remove_env_cleanup_hook(env_, &NativeStream::EnvCleanup, this);
     MiniAV_Stream_GetStats(ctx_, &final_stats_);
     switch (type_) {
       case MINIAV_DEVICE_TYPE_CAMERA: MiniAV_Camera_DestroyContext(static_cast<MiniAVCameraContextHandle>(ctx_)); break;
@@ -657,17 +680,23 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     ctx_ = nullptr;
   }
 
-  // A worker (or the process) is going away with this stream running: stop the
-  // capture thread before the environment it calls into disappears.
+  // The environment (a worker, or the process) is going away: stop the capture thread
+  // before the environment it calls into disappears, and give back the buffers its
+  // JavaScript held, since nothing can read or release them any more.
   static void EnvCleanup(void* arg) {
     auto* self = static_cast<NativeStream*>(arg);
+    self->env_gone_ = true;
     self->StopCapture();
+    if (self->ctx_) MiniAV_Stream_ReleaseAll(self->ctx_);
+    self->Shutdown();
   }
 
+  std::shared_ptr<Life> life_ = std::make_shared<Life>(Life{this});
   MiniAVDeviceType type_;
   void* ctx_ = nullptr;
   napi_env env_ = nullptr;
   bool running_ = false;
+  bool env_gone_ = false;
   bool force_copy_ = false;
   bool drop_oldest_ = false;
   size_t max_queued_ = 2;

@@ -1,0 +1,89 @@
+// Small helpers shared by every benchmark case: the per-frame "touch", gap
+// statistics and CPU accounting for child processes.
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+export const WIDTH = 1920;
+export const HEIGHT = 1080;
+export const BYTES_PER_PIXEL = 4; // BGRA
+export const FRAME_BYTES = WIDTH * HEIGHT * BYTES_PER_PIXEL; // 8,294,400
+
+// Written by touch() so the reads cannot be optimised away.
+export let touchSink = 0;
+
+/**
+ * Reads what a cheap real consumer would: the sequence number the test
+ * pattern stores little-endian in bytes 0-3, plus one byte per row, so every
+ * row's memory is really faulted in without turning the bench into a memcpy test.
+ * Returns the sequence number from the pixels.
+ */
+export function touch(data, stride) {
+  const seq = (data[0] | (data[1] << 8) | (data[2] << 16) | (data[3] << 24)) >>> 0;
+  let sum = 0;
+  for (let off = stride - 1; off < data.length; off += stride) sum += data[off];
+  touchSink = (touchSink + sum) | 0;
+  return seq;
+}
+
+/** Collects the time between consecutive frames as the consumer saw them. */
+export class GapRecorder {
+  #last = -1;
+  #gaps = [];
+
+  /** @param {number} tUs arrival time in microseconds */
+  mark(tUs) {
+    if (this.#last >= 0) this.#gaps.push(tUs - this.#last);
+    this.#last = tUs;
+  }
+
+  /** Nearest-rank percentile in milliseconds, or null without gaps. */
+  percentileMs(p) {
+    if (this.#gaps.length === 0) return null;
+    const sorted = Float64Array.from(this.#gaps).sort();
+    const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[i] / 1000;
+  }
+}
+
+/** Microseconds on a monotonic clock; used where the MiniAV clock is not needed. */
+export function monoUs() {
+  return performance.now() * 1000;
+}
+
+/** Total user+system CPU of this process in milliseconds, from process.cpuUsage(). */
+export function selfCpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+let clockTicks = 0;
+function ticksPerSecond() {
+  if (clockTicks) return clockTicks;
+  try {
+    clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    clockTicks = 100; // the Linux default
+  }
+  return clockTicks;
+}
+
+/**
+ * utime+stime of another live process in milliseconds, from /proc/<pid>/stat.
+ * Read while the child still runs: once it is reaped the numbers are gone.
+ * Resolution is one clock tick (10 ms), fine over a multi-second window.
+ */
+export function procCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields after ')' are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]); // field 14 overall
+  const stime = Number(fields[12]); // field 15 overall
+  return ((utime + stime) * 1000) / ticksPerSecond();
+}
+
+/** Rounds for the table and JSON without hiding small values. */
+export function round(x, digits = 2) {
+  if (x === null || x === undefined || Number.isNaN(x)) return null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

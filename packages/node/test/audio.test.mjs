@@ -1,0 +1,67 @@
+// The audio test pattern: 440 Hz, amplitude 0.5, timestamps that agree with sample counts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { audio, loopback } from '../dist/index.js';
+import { closeLater, waitFor } from './helpers.mjs';
+
+/** Frequency by rising zero crossings, with linear interpolation between samples. */
+function frequency(samples, rate) {
+  let first = -1;
+  let last = -1;
+  let crossings = 0;
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i - 1] < 0 && samples[i] >= 0) {
+      const t = i - 1 + samples[i - 1] / (samples[i - 1] - samples[i]);
+      if (first < 0) first = t;
+      last = t;
+      crossings++;
+    }
+  }
+  return (crossings - 1) / ((last - first) / rate);
+}
+
+async function capture(t, api, options, seconds) {
+  const stream = closeLater(t, await api.open('test-pattern', options));
+  const { sampleRate, channels } = stream.format;
+  const samples = [];
+  const buffers = [];
+  stream.on('frame', (f) => {
+    assert.equal(f.type, 'audio');
+    const { data, frameCount } = f.audio;
+    const scale = f.audio.sampleFormat === 's16' ? 1 / 32767 : 1;
+    for (let i = 0; i < frameCount; i++) samples.push(data[i * channels + channels - 1] * scale);
+    buffers.push({ ts: f.timestampUs, frames: frameCount, seq: f.sequence, bytes: data.byteLength });
+    f.release();
+  });
+  await stream.start();
+  await waitFor(() => samples.length >= sampleRate * seconds, 15000, 'samples');
+  await stream.stop();
+  return { stream, samples, buffers, sampleRate, channels };
+}
+
+for (const [name, api, options] of [
+  ['audio f32 48 kHz stereo', audio, { sampleFormat: 'f32', sampleRate: 48000, channels: 2 }],
+  ['audio s16 44.1 kHz mono', audio, { sampleFormat: 's16', sampleRate: 44100, channels: 1 }],
+  ['loopback f32 16 kHz 8 channels', loopback, { sampleFormat: 'f32', sampleRate: 16000, channels: 8, bufferFrames: 160 }],
+]) {
+  test(`${name}: a 440 Hz sine of amplitude 0.5, timestamps match sample counts`, async (t) => {
+    const { samples, buffers, sampleRate, channels, stream } = await capture(t, api, options, 0.5);
+    const hz = frequency(samples, sampleRate);
+    assert.ok(Math.abs(hz - 440) < 0.5, `measured ${hz} Hz`);
+    const peak = samples.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(Math.abs(peak - 0.5) < 0.01, `peak ${peak}`);
+    const bytes = options.sampleFormat === 's16' ? 2 : 4;
+    let total = 0;
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      assert.equal(b.seq, i, 'no buffer lost');
+      assert.equal(b.bytes, b.frames * channels * bytes);
+      // Timestamp = first timestamp + samples before it / rate (integer µs).
+      const expected = buffers[0].ts + Math.floor((total * 1e6) / sampleRate);
+      assert.ok(Math.abs(b.ts - expected) <= 1, `buffer ${i}: ${b.ts} vs ${expected}`);
+      total += b.frames;
+    }
+    if (options.bufferFrames) assert.ok(buffers.every((b) => b.frames === options.bufferFrames));
+    assert.equal(stream.stats.dropped, 0);
+  });
+}

@@ -1,0 +1,50 @@
+// Shared helpers for the @miniav/node tests.
+export const BARS = [[235, 235, 235], [235, 235, 16], [16, 235, 235], [16, 235, 16], [235, 16, 235], [235, 16, 16], [16, 16, 235], [16, 16, 16]];
+
+/** The test pattern's colour (RGB) at column x of a frame `width` wide, frame `seq`. */
+export function barAt(x, width, seq, xOffset = 0, virtualWidth = width) {
+  return BARS[Math.floor((((x + xOffset + seq * 4) % virtualWidth) * 8) / virtualWidth)];
+}
+
+export function stampedSequence(frame) {
+  const d = frame.video.planes[0].data;
+  return (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
+}
+
+/** Resolves with the first `n` frames (kept, not released) or rejects after `ms`. */
+export function collect(stream, n, ms = 10000, { release = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const frames = [];
+    const timer = setTimeout(() => {
+      stream.off('frame', onFrame);
+      reject(new Error(`only ${frames.length} of ${n} frames in ${ms} ms`));
+    }, ms);
+    function onFrame(f) {
+      if (frames.length >= n) return f.release();
+      frames.push(f);
+      if (release) f.release();
+      if (frames.length === n) {
+        clearTimeout(timer);
+        stream.off('frame', onFrame);
+        resolve(frames);
+      }
+    }
+    stream.on('frame', onFrame);
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(cond, ms = 10000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Closes a stream when the test ends (Node 20 has no `await using`). */
+export function closeLater(t, stream) {
+  t.after(() => stream.close());
+  return stream;
+}
