@@ -226,6 +226,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 main().catch((e) => {
-  console.error(e);
+  console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;
 });
