@@ -19,4 +19,4 @@ cmake --build build/c-asan --parallel "$jobs" >/dev/null
 (cd build/c-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
 
 echo "== Node tests"
-node --test --test-concurrency=1 packages/node/test/ packages/miniav/test/
+node --test --test-concurrency=1 packages/*/test/*.test.mjs

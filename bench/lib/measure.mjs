@@ -43,6 +43,14 @@ export class GapRecorder {
     const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
     return sorted[i] / 1000;
   }
+
+  /** The longest gap in milliseconds, or null without gaps. */
+  maxMs() {
+    if (this.#gaps.length === 0) return null;
+    let max = 0;
+    for (const g of this.#gaps) if (g > max) max = g;
+    return max / 1000;
+  }
 }
 
 /** Microseconds on a monotonic clock; used where the MiniAV clock is not needed. */

@@ -1,6 +1,7 @@
 // MiniAV test-pattern frames into a JavaScript 'frame' handler, measured in
 // the calling process. Used in-process for the zero-copy row and from
 // miniav-child.mjs (with MINIAV_FORCE_COPY=1) for the forced-copy row.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GapRecorder, WIDTH, HEIGHT, touch, round } from './measure.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,6 +34,10 @@ export async function measureMiniAV(seconds) {
     process.stderr.write(`miniav stream error: ${e?.message ?? e}\n`);
   });
 
+  // Frames arrive through the event loop: if delivery starves it, timers and
+  // I/O of the application suffer, so record how late the loop ran.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const cpu0 = process.cpuUsage();
   tStart = now();
   await cam.start();
@@ -40,6 +45,7 @@ export async function measureMiniAV(seconds) {
   await cam.stop();
   const wallUs = now() - tStart;
   const cpu = process.cpuUsage(cpu0);
+  loopDelay.disable();
   const stats = cam.stats;
   await cam.close();
 
@@ -55,6 +61,14 @@ export async function measureMiniAV(seconds) {
     firstFrameMs: firstFrameUs >= 0 ? round(firstFrameUs / 1000, 3) : null,
     frames,
     wallS: round(wallUs / 1e6, 2),
-    extra: { stats, seqMismatch, copiedFrames },
+    gapMaxMs: round(gaps.maxMs(), 3),
+    extra: {
+      stats,
+      seqMismatch,
+      copiedFrames,
+      // Histogram values include the 10 ms sampling interval itself.
+      eventLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6, 1),
+      eventLoopDelayMaxMs: round(loopDelay.max / 1e6, 1),
+    },
   };
 }

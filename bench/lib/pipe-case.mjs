@@ -103,6 +103,7 @@ export function measurePipe(o) {
         firstFrameMs: round(firstFrameUs / 1000, 3),
         frames,
         wallS: round(wallUs / 1e6, 2),
+        gapMaxMs: round(gaps.maxMs(), 3),
         extra: {
           childCpuMsPerFrame: frames ? round(childCpuMs / frames, 3) : null,
           parentCpuMsPerFrame: frames ? round(parentCpuMs / frames, 3) : null,

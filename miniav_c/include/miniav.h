@@ -328,6 +328,7 @@ MINIAV_API MiniAVResultCode MiniAV_Loopback_StopCapture(MiniAVLoopbackContextHan
 typedef struct {
     uint32_t pool_size;            /* buffers in the pool; 0 = default (video 4, audio 16) */
     MiniAVDropPolicy drop_policy;  /* default MINIAV_DROP_NEWEST */
+    char backend[32];              /* "" = automatic; else this backend only (overrides MiniAV_SetBackend) */
 } MiniAVStreamOptions;
 
 MINIAV_API MiniAVResultCode MiniAV_Stream_SetOptions(void *context, const MiniAVStreamOptions *options);

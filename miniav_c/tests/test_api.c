@@ -134,6 +134,13 @@ static void test_lifecycle_errors(void) {
     CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &o), MINIAV_ERROR_INVALID_ARG);
     o.drop_policy = MINIAV_DROP_OLDEST, o.pool_size = 1000;
     CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &o), MINIAV_ERROR_INVALID_ARG);
+    /* A per-stream backend: a known one works, an unknown one is refused by name. */
+    MiniAVStreamOptions named = {.pool_size = 2, .backend = "test-pattern"};
+    CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &named), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_SUCCESS);
+    MiniAVStreamOptions unknown = {.backend = "v4l9"};
+    CHECK_EQ_INT(MiniAV_Stream_SetOptions(cam, &unknown), MINIAV_ERROR_INVALID_ARG);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "v4l9") != NULL);
     /* A camera handle is not an audio handle. */
     CHECK_EQ_INT(MiniAV_Audio_StopCapture((MiniAVAudioContextHandle)(void *)cam), MINIAV_ERROR_INVALID_HANDLE);
     CHECK_EQ_INT(MiniAV_Camera_DestroyContext(cam), MINIAV_SUCCESS);

@@ -22,7 +22,7 @@ MiniAVResultCode MiniAV_Audio_GetSupportedFormats(const char *device_id, MiniAVA
     miniav_clear_error();
     if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
     const miniav_backend *b;
-    MiniAVResultCode r = miniav_find_backend(AUDIO, device_id, &b);
+    MiniAVResultCode r = miniav_find_backend(AUDIO, device_id, NULL, &b);
     return r ? r : b->audio_formats(device_id, formats, count);
 }
 

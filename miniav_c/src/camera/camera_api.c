@@ -23,7 +23,7 @@ MiniAVResultCode MiniAV_Camera_GetSupportedFormats(const char *device_id, MiniAV
     miniav_clear_error();
     if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
     const miniav_backend *b;
-    MiniAVResultCode r = miniav_find_backend(CAMERA, device_id, &b);
+    MiniAVResultCode r = miniav_find_backend(CAMERA, device_id, NULL, &b);
     return r ? r : b->video_formats(device_id, formats, count);
 }
 

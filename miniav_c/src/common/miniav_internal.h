@@ -157,7 +157,7 @@ extern const miniav_backend *const miniav_loopback_backends[];
 MiniAVResultCode miniav_enumerate(MiniAVDeviceType type, MiniAVLoopbackTargetType filter, bool windows,
                                   MiniAVDeviceInfo **devices, uint32_t *count);
 /* The backend that serves device_id, honouring a forced backend; a clear error otherwise. */
-MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const miniav_backend **out);
+MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const char *preferred, const miniav_backend **out);
 
 /* Generic context plumbing used by the four *_api.c files. */
 MiniAVResultCode miniav_stream_create(MiniAVDeviceType type, miniav_stream **out);

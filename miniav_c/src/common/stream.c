@@ -62,11 +62,16 @@ static void forced_name(MiniAVDeviceType type, char out[32]) {
     if (!out[0]) miniav_copy_string(out, 32, getenv(type_env[type]));
 }
 
-/* Backends to consider, in order: the forced one alone, or every available one. */
-static MiniAVResultCode usable_backends(MiniAVDeviceType type, const miniav_backend *out[], size_t max, size_t *n) {
+/* Backends to consider, in order: the forced one alone, or every available one.
+ * `preferred` (a stream's own option) wins over the global choice. */
+static MiniAVResultCode usable_backends(MiniAVDeviceType type, const char *preferred, const miniav_backend *out[], size_t max,
+                                        size_t *n) {
     const miniav_backend *const *list = backends_of(type);
     char forced[32];
-    forced_name(type, forced);
+    if (preferred && *preferred)
+        miniav_copy_string(forced, sizeof forced, preferred);
+    else
+        forced_name(type, forced);
     *n = 0;
     for (size_t i = 0; list[i] && *n < max; i++) {
         if (forced[0] && strcmp(forced, list[i]->name)) continue;
@@ -76,8 +81,8 @@ static MiniAVResultCode usable_backends(MiniAVDeviceType type, const miniav_back
         if (list[i]->available()) out[(*n)++] = list[i];
     }
     if (forced[0] && *n == 0)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%s=%s names no %s backend; this build has: %s", type_env[type], forced,
-                           type_names[type], MiniAV_GetBackendNames(type));
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "backend '%s' (%s) names no %s backend; this build has: %s", forced,
+                           preferred && *preferred ? "stream option" : type_env[type], type_names[type], MiniAV_GetBackendNames(type));
     return MINIAV_SUCCESS;
 }
 
@@ -88,7 +93,7 @@ MiniAVResultCode miniav_enumerate(MiniAVDeviceType type, MiniAVLoopbackTargetTyp
     *count = 0;
     const miniav_backend *use[16];
     size_t n;
-    MiniAVResultCode r = usable_backends(type, use, 16, &n);
+    MiniAVResultCode r = usable_backends(type, NULL, use, 16, &n);
     if (r) return r;
     miniav_device_list list = {0};
     for (size_t i = 0; i < n; i++) {
@@ -123,12 +128,12 @@ MiniAVResultCode miniav_enumerate(MiniAVDeviceType type, MiniAVLoopbackTargetTyp
     return MINIAV_SUCCESS;
 }
 
-MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const miniav_backend **out) {
+MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const char *preferred, const miniav_backend **out) {
     if (!device_id || !*device_id)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%s device id is empty: pass an id from enumerate", type_names[type]);
     const miniav_backend *use[16];
     size_t n;
-    MiniAVResultCode r = usable_backends(type, use, 16, &n);
+    MiniAVResultCode r = usable_backends(type, preferred, use, 16, &n);
     if (r) return r;
     for (size_t i = 0; i < n; i++)
         if (use[i]->owns_id(device_id)) {
@@ -193,7 +198,7 @@ MiniAVResultCode miniav_stream_destroy(miniav_stream *s, MiniAVDeviceType type) 
 MiniAVResultCode miniav_stream_configure(miniav_stream *s, MiniAVDeviceType type, const char *device_id) {
     if (s->running) return miniav_fail(MINIAV_ERROR_ALREADY_RUNNING, "stop capture before configuring again");
     const miniav_backend *backend;
-    MiniAVResultCode r = miniav_find_backend(type, device_id, &backend);
+    MiniAVResultCode r = miniav_find_backend(type, device_id, s->options.backend, &backend);
     if (r) return r;
     release_backend(s);
     miniav_copy_string(s->device_id, sizeof s->device_id, device_id);
@@ -244,6 +249,16 @@ MiniAVResultCode MiniAV_Stream_SetOptions(void *context, const MiniAVStreamOptio
     if (options->drop_policy != MINIAV_DROP_NEWEST && options->drop_policy != MINIAV_DROP_OLDEST)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "drop policy %d is not DROP_NEWEST(0) or DROP_OLDEST(1)", (int)options->drop_policy);
     if (s->running) return miniav_fail(MINIAV_ERROR_ALREADY_RUNNING, "stop capture before changing stream options");
+    if (options->backend[0] && !memchr(options->backend, '\0', sizeof options->backend))
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "backend name is not NUL-terminated");
+    if (options->backend[0]) {
+        const miniav_backend *const *list = backends_of(s->type);
+        bool known = false;
+        for (size_t i = 0; list[i]; i++) known |= !strcmp(list[i]->name, options->backend);
+        if (!known)
+            return miniav_fail(MINIAV_ERROR_INVALID_ARG, "no %s backend named '%.31s'; this build has: %s", type_names[s->type],
+                               options->backend, MiniAV_GetBackendNames(s->type));
+    }
     s->options = *options;
     return MINIAV_SUCCESS;
 }

@@ -25,7 +25,7 @@ MiniAVResultCode MiniAV_Loopback_GetSupportedFormats(const char *target_id, Mini
     miniav_clear_error();
     if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
     const miniav_backend *b;
-    MiniAVResultCode r = miniav_find_backend(LOOPBACK, target_id, &b);
+    MiniAVResultCode r = miniav_find_backend(LOOPBACK, target_id, NULL, &b);
     return r ? r : b->audio_formats(target_id, formats, count);
 }
 

@@ -27,7 +27,7 @@ MiniAVResultCode MiniAV_Screen_GetSupportedFormats(const char *display_id, MiniA
     miniav_clear_error();
     if (!formats || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "formats and count must not be NULL");
     const miniav_backend *b;
-    MiniAVResultCode r = miniav_find_backend(SCREEN, display_id, &b);
+    MiniAVResultCode r = miniav_find_backend(SCREEN, display_id, NULL, &b);
     return r ? r : b->video_formats(display_id, formats, count);
 }
 

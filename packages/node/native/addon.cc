@@ -356,7 +356,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return result;
   }
 
-  // setOptions({ poolSize, dropPolicy: 0|1, maxQueued })
+  // setOptions({ poolSize, dropPolicy: 0|1, maxQueued, backend? })
   Napi::Value SetOptions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
@@ -365,6 +365,11 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     MiniAVStreamOptions opt{};
     opt.pool_size = U32(o, "poolSize");
     opt.drop_policy = static_cast<MiniAVDropPolicy>(U32(o, "dropPolicy"));
+    if (o.Get("backend").IsString()) {
+      std::string name = o.Get("backend").As<Napi::String>().Utf8Value();
+      if (name.size() >= sizeof opt.backend) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "backend name '" + name + "' is too long");
+      std::memcpy(opt.backend, name.c_str(), name.size() + 1);
+    }
     Check(env, MiniAV_Stream_SetOptions(ctx_, &opt));
     drop_oldest_ = opt.drop_policy == MINIAV_DROP_OLDEST;
     uint32_t q = U32(o, "maxQueued");

@@ -73,14 +73,17 @@ export function audioFormatArgs(options: AudioOpenOptions): Record<string, numbe
   };
 }
 
-export function streamOptionArgs(options: StreamOptions): { poolSize: number; dropPolicy: number; maxQueued: number } {
+export function streamOptionArgs(options: StreamOptions): { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string } {
   const policy = options.dropPolicy ?? 'drop-newest';
   if (policy !== 'drop-newest' && policy !== 'drop-oldest')
     throw invalid(`dropPolicy must be 'drop-newest' or 'drop-oldest' (got ${String(policy)})`);
+  if (options.backend !== undefined && (typeof options.backend !== 'string' || options.backend.length === 0))
+    throw invalid('backend must be a backend name such as \'test-pattern\' (see getBackends())');
   return {
     poolSize: optionalCount('poolSize', options.poolSize, 256),
     dropPolicy: policy === 'drop-oldest' ? 1 : 0,
     maxQueued: optionalCount('maxQueued', options.maxQueued, 256) || 2,
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
   };
 }
 

@@ -39,6 +39,11 @@ test('bad sizes, formats and rates', async () => {
   await assert.rejects(open({ poolSize: 0 }), code('MINIAV_ERROR_INVALID_ARG'));
   await assert.rejects(open({ poolSize: 300 }), code('MINIAV_ERROR_INVALID_ARG'));
   await assert.rejects(open({ dropPolicy: 'drop-random' }), code('MINIAV_ERROR_INVALID_ARG'));
+  await assert.rejects(open({ backend: 'v4l9' }), code('MINIAV_ERROR_INVALID_ARG'));
+  await assert.rejects(open({ backend: 'x'.repeat(40) }), code('MINIAV_ERROR_INVALID_ARG'));
+  const forced = await open({ backend: 'test-pattern' });
+  assert.equal(forced.backend, 'test-pattern');
+  await forced.close();
   await assert.rejects(open('not options'), code('MINIAV_ERROR_INVALID_ARG'));
   const aopen = (o) => audio.open('test-pattern', o);
   await assert.rejects(aopen({ sampleRate: 4000 }), code('MINIAV_ERROR_INVALID_ARG'));

@@ -62,6 +62,8 @@ export interface StreamOptions {
   dropPolicy?: DropPolicy;
   /** Frames that may wait for the JavaScript thread before the drop policy applies (default 2). */
   maxQueued?: number;
+  /** Use this backend only (e.g. 'v4l2'); default: the first available that knows the device. */
+  backend?: string;
 }
 
 export interface VideoOpenOptions extends StreamOptions {
