@@ -18,5 +18,11 @@ cmake -S miniav_c -B build/c-asan -DCMAKE_BUILD_TYPE=Debug -DMINIAV_SANITIZE=ON 
 cmake --build build/c-asan --parallel "$jobs" >/dev/null
 (cd build/c-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
 
+echo "== Node addon tests under AddressSanitizer + UBSan"
+node packages/node/scripts/build-native.mjs --sanitize >/dev/null
+LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
+  UBSAN_OPTIONS=halt_on_error=1 MINIAV_NATIVE_BINDING=packages/node/build/Sanitize/miniav.node \
+  node --test --test-concurrency=1 --test-reporter=dot packages/node/test/*.test.mjs
+
 echo "== Node tests"
 node --test --test-concurrency=1 packages/*/test/*.test.mjs

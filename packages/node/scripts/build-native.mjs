@@ -10,7 +10,11 @@ import { mkdirSync, copyFileSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const debug = process.argv.includes('--debug');
-const buildDir = join(root, 'build', 'cmake');
+// --sanitize: AddressSanitizer + UBSan build into build/Sanitize (run node with
+// LD_PRELOAD=$(gcc -print-file-name=libasan.so) and MINIAV_NATIVE_BINDING pointing at it).
+const sanitize = process.argv.includes('--sanitize');
+const flavour = sanitize ? 'Sanitize' : 'Release';
+const buildDir = join(root, 'build', sanitize ? 'cmake-sanitize' : 'cmake');
 const headers = require('node-api-headers').include_dir;
 const addonApi = dirname(require.resolve('node-addon-api/package.json'));
 
@@ -25,9 +29,9 @@ function run(cmd, args) {
 }
 
 mkdirSync(buildDir, { recursive: true });
-run('cmake', ['-S', root, '-B', buildDir, `-DCMAKE_BUILD_TYPE=${debug ? 'Debug' : 'Release'}`,
-  `-DNODE_API_INCLUDE_DIR=${headers}`, `-DNODE_ADDON_API_DIR=${addonApi}`]);
+run('cmake', ['-S', root, '-B', buildDir, `-DCMAKE_BUILD_TYPE=${debug || sanitize ? 'Debug' : 'Release'}`,
+  `-DNODE_API_INCLUDE_DIR=${headers}`, `-DNODE_ADDON_API_DIR=${addonApi}`, `-DMINIAV_SANITIZE=${sanitize ? 'ON' : 'OFF'}`]);
 run('cmake', ['--build', buildDir, '--parallel', '2']);
-mkdirSync(join(root, 'build', 'Release'), { recursive: true });
-copyFileSync(join(buildDir, 'miniav.node'), join(root, 'build', 'Release', 'miniav.node'));
-console.log('miniav: built', join(root, 'build', 'Release', 'miniav.node'));
+mkdirSync(join(root, 'build', flavour), { recursive: true });
+copyFileSync(join(buildDir, 'miniav.node'), join(root, 'build', flavour, 'miniav.node'));
+console.log('miniav: built', join(root, 'build', flavour, 'miniav.node'));
