@@ -169,6 +169,16 @@ MiniAVResultCode miniav_stream_check(const void *context, MiniAVDeviceType type)
 
 /* ------------------------------------------------------------------ threads + time */
 
+/* A backend's capture thread with a stop flag the thread polls. */
+typedef struct {
+    pthread_t thread;
+    atomic_bool stop;
+} miniav_capture_thread;
+
+MiniAVResultCode miniav_capture_thread_start(miniav_capture_thread *t, void *(*run)(void *), void *arg);
+/* Sets the stop flag and joins: no callbacks run after it returns. */
+void miniav_capture_thread_stop(miniav_capture_thread *t);
+
 /* Sleeps until the absolute MiniAV time `deadline_us` or until *stop becomes true
  * (checked at least every 20 ms). Returns false when stopped. */
 bool miniav_sleep_until(int64_t deadline_us, const atomic_bool *stop);

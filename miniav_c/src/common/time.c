@@ -1,4 +1,4 @@
-/* The one monotonic clock. Every buffer timestamp and MiniAV_GetTimeUs() use it, so
+/* The one monotonic clock, and the capture-thread helpers that pace by it. Every buffer timestamp and MiniAV_GetTimeUs() use it, so
  * streams of different types line up by arithmetic alone. */
 #define _GNU_SOURCE
 #include "miniav_internal.h"
@@ -23,4 +23,16 @@ bool miniav_sleep_until(int64_t deadline_us, const atomic_bool *stop) {
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
         }
     }
+}
+
+MiniAVResultCode miniav_capture_thread_start(miniav_capture_thread *t, void *(*run)(void *), void *arg) {
+    atomic_store(&t->stop, false);
+    if (pthread_create(&t->thread, NULL, run, arg))
+        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot start a capture thread (out of threads or memory?)");
+    return MINIAV_SUCCESS;
+}
+
+void miniav_capture_thread_stop(miniav_capture_thread *t) {
+    atomic_store(&t->stop, true);
+    pthread_join(t->thread, NULL);
 }

@@ -19,8 +19,7 @@
 #define DEFAULT_POOL 16u
 
 typedef struct {
-    pthread_t thread;
-    atomic_bool stop;
+    miniav_capture_thread worker;
     uint32_t bytes_per_frame;
 } audio_state;
 
@@ -47,10 +46,10 @@ static void *capture_thread(void *arg) {
     const MiniAVAudioInfo *f = &s->audio;
     int64_t start = MiniAV_GetTimeUs();
     uint64_t samples = 0;
-    while (!atomic_load(&st->stop)) {
+    while (!atomic_load(&st->worker.stop)) {
         /* A buffer is "captured" once its last sample's time has passed. */
         int64_t ready_at = start + (int64_t)((samples + f->buffer_frames) * 1000000 / f->sample_rate);
-        if (!miniav_sleep_until(ready_at, &st->stop)) break;
+        if (!miniav_sleep_until(ready_at, &st->worker.stop)) break;
         int64_t timestamp = start + (int64_t)(samples * 1000000 / f->sample_rate);
         uint64_t first = samples;
         samples += f->buffer_frames;
@@ -123,16 +122,12 @@ static MiniAVResultCode start(miniav_stream *s) {
     MiniAVResultCode r =
         miniav_stream_ensure_pool(s, miniav_stream_pool_size(s, DEFAULT_POOL), (size_t)s->audio.buffer_frames * st->bytes_per_frame);
     if (r) return r;
-    atomic_store(&st->stop, false);
-    if (pthread_create(&st->thread, NULL, capture_thread, s))
-        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot start the capture thread");
-    return MINIAV_SUCCESS;
+    return miniav_capture_thread_start(&st->worker, capture_thread, s);
 }
 
 static void stop(miniav_stream *s) {
     audio_state *st = s->backend_data;
-    atomic_store(&st->stop, true);
-    pthread_join(st->thread, NULL);
+    miniav_capture_thread_stop(&st->worker);
 }
 
 static void destroy(miniav_stream *s) { free(s->backend_data); }

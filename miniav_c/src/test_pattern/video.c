@@ -24,8 +24,7 @@
 #define PIXELS_PER_FRAME 4u
 
 typedef struct {
-    pthread_t thread;
-    atomic_bool stop;
+    miniav_capture_thread worker;
     miniav_video_layout layout;
     uint32_t virtual_width;   /* width the bars span (the display for a region) */
     uint32_t x_offset;        /* region origin within that width */
@@ -128,10 +127,10 @@ static void *capture_thread(void *arg) {
     const MiniAVVideoFormatInfo *f = &s->video;
     int64_t start = MiniAV_GetTimeUs();
     uint64_t n = 0;
-    while (!atomic_load(&st->stop)) {
+    while (!atomic_load(&st->worker.stop)) {
         if (st->period_us > 0) {
             int64_t due = start + (int64_t)((double)n * st->period_us);
-            if (!miniav_sleep_until(due, &st->stop)) break;
+            if (!miniav_sleep_until(due, &st->worker.stop)) break;
             /* Fell more than two frames behind (machine busy): re-anchor instead of bursting. */
             if (MiniAV_GetTimeUs() - due > 2 * st->period_us) {
                 start = MiniAV_GetTimeUs();
@@ -145,7 +144,7 @@ static void *capture_thread(void *arg) {
         if (!slot) {
             /* Unpaced, a source with no free buffer would spin and count millions of drops:
              * behave like a 1000 fps camera instead until the application releases one. */
-            if (st->period_us == 0) miniav_sleep_until(MiniAV_GetTimeUs() + 1000, &st->stop);
+            if (st->period_us == 0) miniav_sleep_until(MiniAV_GetTimeUs() + 1000, &st->worker.stop);
             continue;
         }
         fill_frame(st, f->pixel_format, f->width, f->height, slot->mem, sequence);
@@ -294,16 +293,12 @@ static MiniAVResultCode start(miniav_stream *s) {
     video_state *st = s->backend_data;
     MiniAVResultCode r = miniav_stream_ensure_pool(s, miniav_stream_pool_size(s, DEFAULT_POOL), st->layout.total);
     if (r) return r;
-    atomic_store(&st->stop, false);
-    if (pthread_create(&st->thread, NULL, capture_thread, s))
-        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot start the capture thread");
-    return MINIAV_SUCCESS;
+    return miniav_capture_thread_start(&st->worker, capture_thread, s);
 }
 
 static void stop(miniav_stream *s) {
     video_state *st = s->backend_data;
-    atomic_store(&st->stop, true);
-    pthread_join(st->thread, NULL);
+    miniav_capture_thread_stop(&st->worker);
 }
 
 static void destroy(miniav_stream *s) {
