@@ -266,6 +266,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
                            InstanceMethod("setOptions", &NativeStream::SetOptions),
                            InstanceMethod("start", &NativeStream::Start),
                            InstanceMethod("stop", &NativeStream::Stop),
+                           InstanceMethod("drainNow", &NativeStream::DrainNow),
                            InstanceMethod("close", &NativeStream::Close),
                            InstanceMethod("stats", &NativeStream::Stats),
                            InstanceMethod("setIntrinsics", &NativeStream::SetIntrinsics),
@@ -377,15 +378,18 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return env.Undefined();
   }
 
-  // start(onFrame(frameDescriptor), onEvent(type, codeName, message))
+  // start(onFrame(frameDescriptor), onEvent(type, codeName, message), scheduleDrain())
+  // scheduleDrain must arrange a later drainNow() call (setImmediate).
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
     if (running_) throw MakeError(env, MINIAV_ERROR_ALREADY_RUNNING, "the stream is already started");
-    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction())
-      throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "start(onFrame, onEvent) expects two functions");
+    if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsFunction() || !info[2].IsFunction())
+      throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "start(onFrame, onEvent, scheduleDrain) expects three functions");
     on_frame_ = Napi::Persistent(info[0].As<Napi::Function>());
     on_event_ = Napi::Persistent(info[1].As<Napi::Function>());
+    on_more_ = Napi::Persistent(info[2].As<Napi::Function>());
+    poke_pending_ = false;
     // The context keeps this object alive while frames can still arrive.
     Ref();
     // The finalizer may run after this object (at environment teardown): it goes
@@ -504,13 +508,14 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       std::lock_guard<std::mutex> lock(self->queue_lock_);
       self->events_.push_back(StreamEvent{type, result, message ? message : ""});
     }
-    self->Poke(true);
+    self->Poke();
   }
 
-  // One pending call at a time is enough: the JS side drains everything queued.
-  void Poke(bool force = false) {
-    if (!force && poke_pending_.exchange(true)) return;
-    poke_pending_ = true;
+  // Wakes the JS thread once; until the queue is empty again the JS side keeps
+  // draining by itself (see FinishDrain), so a fast source cannot flood the
+  // thread-safe function's queue.
+  void Poke() {
+    if (poke_pending_.exchange(true)) return;
     if (tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, NativeStream* self) {
           if (env != nullptr) self->Drain(env);
         }) != napi_ok)
@@ -519,8 +524,25 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
 
   // ---------------------------------------------------------------- JS thread side
 
+  // Frames arrived while draining: drain again from setImmediate rather than at once,
+  // so timers and I/O run between batches even when frames come faster than
+  // JavaScript takes them (Node runs up to 1000 queued calls per wake-up otherwise).
+  void FinishDrain() {
+    bool more;
+    {
+      std::lock_guard<std::mutex> lock(queue_lock_);
+      more = !queue_.empty() || !events_.empty();
+      if (!more || on_more_.IsEmpty()) poke_pending_ = false;
+    }
+    if (more && !on_more_.IsEmpty()) on_more_.Call({});
+  }
+
+  Napi::Value DrainNow(const Napi::CallbackInfo& info) {
+    if (running_) Drain(info.Env());
+    return info.Env().Undefined();
+  }
+
   void Drain(Napi::Env env) {
-    poke_pending_ = false;
     std::deque<const MiniAVBuffer*> frames;
     std::deque<StreamEvent> events;
     {
@@ -549,9 +571,11 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       // the error goes on to JavaScript as an uncaught exception, as from any listener.
       ReleaseFrom(frames, handed ? next + 1 : next);
       napi_throw(env, e.Value());
+      poke_pending_ = false;  // no JS call with an exception pending: the next frame wakes us
       return;
     }
     ReleaseFrom(frames, next);
+    FinishDrain();
   }
 
   static void ReleaseFrom(const std::deque<const MiniAVBuffer*>& frames, size_t first) {
@@ -667,6 +691,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     }
     on_frame_.Reset();
     on_event_.Reset();
+    on_more_.Reset();
     if (tsfn_) tsfn_.Release();
     tsfn_ = Napi::ThreadSafeFunction();
   }
@@ -706,7 +731,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   bool drop_oldest_ = false;
   size_t max_queued_ = 2;
   MiniAVStats final_stats_{};
-  Napi::FunctionReference on_frame_, on_event_;
+  Napi::FunctionReference on_frame_, on_event_, on_more_;
   Napi::ThreadSafeFunction tsfn_;
   std::mutex queue_lock_;
   std::deque<const MiniAVBuffer*> queue_;

@@ -78,7 +78,12 @@ export interface NativeStreamTarget {
 export interface NativeStream {
   configure(target: NativeStreamTarget, format: Record<string, number>): NativeVideoFormat | NativeAudioFormat;
   setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string }): void;
-  start(onFrame: (frame: NativeFrame) => void, onEvent: (type: number, code: string, message: string) => void): void;
+  start(
+    onFrame: (frame: NativeFrame) => void,
+    onEvent: (type: number, code: string, message: string) => void,
+    scheduleDrain: () => void,
+  ): void;
+  drainNow(): void;
   stop(): void;
   close(): void;
   stats(): NativeStats;

@@ -94,9 +94,11 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
   async start(): Promise<void> {
     this.#assertOpen();
     if (this.#running) return;
+    const drain = (): void => this.#native.drainNow();
     this.#native.start(
       (desc) => this.#onFrame(desc),
       (type, code, message) => this.#onEvent(type, code, message),
+      () => setImmediate(drain),
     );
     this.#running = true;
   }

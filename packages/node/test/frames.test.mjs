@@ -164,3 +164,26 @@ test('intrinsics supplied with setIntrinsics ride on every following frame', asy
   f.release();
   assert.throws(() => cam.setIntrinsics({ fx: NaN, fy: 1, cx: 0, cy: 0, distortion: [] }), (e) => e instanceof MiniAVError && e.code === 'MINIAV_ERROR_INVALID_ARG');
 });
+
+test('a throwing frame listener surfaces as an uncaught exception and capture goes on', async (t) => {
+  const cam = closeLater(t, await camera.open('test-pattern', { width: 32, height: 32, frameRate: 200 }));
+  const uncaught = [];
+  const onUncaught = (e) => uncaught.push(e);
+  const saved = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+  try {
+    let n = 0;
+    cam.on('frame', (f) => {
+      f.release();
+      if (++n === 3) throw new Error('listener bug');
+    });
+    await cam.start();
+    await waitFor(() => n >= 20, 10000, 'frames after the throw');
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    for (const l of saved) process.on('uncaughtException', l);
+  }
+  assert.equal(uncaught.length, 1);
+  assert.equal(uncaught[0].message, 'listener bug');
+});

@@ -1,3 +1,7 @@
+// Available in every runtime MiniAV supports (Node, browsers, workers); declared here
+// because this package compiles without DOM or Node typings.
+declare function queueMicrotask(callback: () => void): void;
+
 /** A small typed event emitter that runs anywhere (no Node built-ins). */
 export class TypedEmitter<Events extends object> {
   #listeners = new Map<keyof Events, Set<(value: never) => void>>();
@@ -26,10 +30,23 @@ export class TypedEmitter<Events extends object> {
     return this.#listeners.get(event)?.size ?? 0;
   }
 
+  /**
+   * Calls every listener. One that throws does not stop the others (or the stream that
+   * emits); its error is rethrown from a microtask, so it surfaces as an uncaught
+   * exception the way an EventEmitter listener's would, instead of vanishing in native code.
+   */
   protected emit<K extends keyof Events>(event: K, value: Events[K]): boolean {
     const set = this.#listeners.get(event);
     if (!set || set.size === 0) return false;
-    for (const listener of [...set]) (listener as (v: Events[K]) => void)(value);
+    for (const listener of [...set]) {
+      try {
+        (listener as (v: Events[K]) => void)(value);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
     return true;
   }
 }
