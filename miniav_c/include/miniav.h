@@ -150,6 +150,9 @@ typedef struct {
     /* Screens/windows: geometry in pixels when known (zero otherwise). */
     int32_t x, y;
     uint32_t width, height;
+    /* Windows and per-application loopback targets, when known (zero/empty otherwise). */
+    uint32_t process_id;
+    char class_name[128];
 } MiniAVDeviceInfo;
 
 /* frame_rate_numerator/denominator: 0/0 = backend default;
@@ -190,6 +193,24 @@ typedef struct {
 
 #define MINIAV_MAX_PLANES 4
 
+typedef enum {
+    MINIAV_CURSOR_NONE = 0,       /* no cursor in the frame (default) */
+    MINIAV_CURSOR_COMPOSITE = 1,  /* drawn into the pixels */
+    MINIAV_CURSOR_METADATA = 2    /* position and image in buffer->data.video.cursor */
+} MiniAVCursorMode;
+
+/* The pointer, relative to the captured area. `image` is premultiplied BGRA,
+ * width x height, valid as long as the buffer; NULL when the cursor is unchanged
+ * or unknown. */
+typedef struct {
+    int visible;
+    int32_t x, y;               /* hotspot position in frame pixels */
+    uint32_t hot_x, hot_y;
+    uint32_t width, height;
+    uint32_t serial;            /* changes when the cursor image changes */
+    const uint8_t *image;
+} MiniAVCursorInfo;
+
 typedef struct {
     MiniAVBufferType type;
     MiniAVBufferContentType content_type;
@@ -209,6 +230,7 @@ typedef struct {
             void *native_gpu_texture_ptr;
             int native_gpu_dmabuf_fd;
             MiniAVCameraIntrinsics intrinsics;
+            MiniAVCursorInfo cursor;   /* screens with MINIAV_CURSOR_METADATA */
         } video;
         struct {
             uint32_t frame_count;
@@ -231,6 +253,7 @@ typedef struct {
     uint64_t dropped;     /* produced but not delivered: no free buffer */
     uint64_t held;        /* delivered and not yet released, now */
     uint64_t copies;      /* frame copies made inside the core/backend */
+    uint64_t skipped;     /* frames not produced because nothing changed (screen damage tracking) */
     uint32_t pool_size;   /* buffers in the stream's pool */
 } MiniAVStats;
 
@@ -293,6 +316,12 @@ MINIAV_API MiniAVResultCode MiniAV_Screen_DestroyContext(MiniAVScreenContextHand
 MINIAV_API MiniAVResultCode MiniAV_Screen_ConfigureDisplay(MiniAVScreenContextHandle context, const char *display_id, const MiniAVVideoFormatInfo *format);
 MINIAV_API MiniAVResultCode MiniAV_Screen_ConfigureWindow(MiniAVScreenContextHandle context, const char *window_id, const MiniAVVideoFormatInfo *format);
 MINIAV_API MiniAVResultCode MiniAV_Screen_ConfigureRegion(MiniAVScreenContextHandle context, const char *display_id, int x, int y, int width, int height, const MiniAVVideoFormatInfo *format);
+typedef struct {
+    MiniAVCursorMode cursor;
+    int skip_unchanged;   /* non-zero: deliver a frame only when the screen changed (XDamage) */
+} MiniAVScreenOptions;
+/* Before StartCapture; applies to the next start. */
+MINIAV_API MiniAVResultCode MiniAV_Screen_SetOptions(MiniAVScreenContextHandle context, const MiniAVScreenOptions *options);
 MINIAV_API MiniAVResultCode MiniAV_Screen_GetConfiguredFormat(MiniAVScreenContextHandle context, MiniAVVideoFormatInfo *format_out);
 /* optional_audio_format_for_loopback: non-NULL adds system loopback audio to the stream
  * (NOT_SUPPORTED until a loopback backend pairs with the screen backend). */
@@ -339,7 +368,9 @@ MINIAV_API MiniAVResultCode MiniAV_Stream_AddCopies(void *context, uint64_t n);
 typedef enum {
     MINIAV_EVENT_ERROR = 1,           /* result says what; the stream has stopped */
     MINIAV_EVENT_ENDED = 2,           /* the source ended (window closed, device gone) */
-    MINIAV_EVENT_FORMAT_CHANGED = 3   /* next buffers have a new size/format */
+    MINIAV_EVENT_FORMAT_CHANGED = 3,  /* next buffers have a new size/format */
+    MINIAV_EVENT_SOURCE_PAUSED = 4,   /* source hidden (window unmapped/minimized): no frames for now */
+    MINIAV_EVENT_SOURCE_RESUMED = 5   /* frames flow again */
 } MiniAVStreamEventType;
 typedef void (*MiniAVStreamEventCallback)(MiniAVStreamEventType event, MiniAVResultCode result,
                                           const char *message, void *user_data);

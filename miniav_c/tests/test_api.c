@@ -14,6 +14,14 @@ static void on_log(MiniAVLogLevel level, const char *message, void *user) {
     if (strstr(message, "MINIAV_ERROR_DEVICE_NOT_FOUND")) log_lines++;
 }
 
+/* Devices of the test-pattern backend only: real backends (an X server in the test
+ * rig, for one) may list more. */
+static uint32_t test_patterns(const MiniAVDeviceInfo *devs, uint32_t n) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) k += !strcmp(devs[i].backend, "test-pattern");
+    return k;
+}
+
 static void test_enumerate(void) {
     MiniAVDeviceInfo *devs;
     uint32_t n;
@@ -32,11 +40,11 @@ static void test_enumerate(void) {
     }
     MiniAV_FreeDeviceList(devs, n);
     CHECK_EQ_INT(MiniAV_Screen_EnumerateDisplays(&devs, &n), MINIAV_SUCCESS);
-    CHECK_EQ_INT(n, 1);
-    if (n) CHECK_EQ_INT(devs[0].width, 1920);
+    CHECK_EQ_INT(test_patterns(devs, n), 1);
+    if (n) CHECK_EQ_INT(devs[n - 1].width, 1920);
     MiniAV_FreeDeviceList(devs, n);
     CHECK_EQ_INT(MiniAV_Screen_EnumerateWindows(&devs, &n), MINIAV_SUCCESS);
-    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(test_patterns(devs, n), 0);
     MiniAV_FreeDeviceList(devs, n);
     CHECK_EQ_INT(MiniAV_Audio_EnumerateDevices(&devs, &n), MINIAV_SUCCESS);
     CHECK_EQ_INT(n, 1);

@@ -248,6 +248,7 @@ MiniAVResultCode MiniAV_Stream_GetStats(void *context, MiniAVStats *stats_out) {
     stats_out->delivered = atomic_load(&s->delivered);
     stats_out->dropped = atomic_load(&s->dropped);
     stats_out->copies = atomic_load(&s->copies);
+    stats_out->skipped = atomic_load(&s->skipped);
     pthread_mutex_lock(&buffer_lock);
     if (s->pool) {
         stats_out->held = s->pool->held;

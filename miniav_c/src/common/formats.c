@@ -144,3 +144,21 @@ MiniAVResultCode MiniAV_FreeFormatList(void *formats, uint32_t count) {
     free(formats);
     return MINIAV_SUCCESS;
 }
+
+MiniAVResultCode miniav_resolve_frame_rate(MiniAVVideoFormatInfo *f, uint32_t default_fps, double *period_us) {
+    if (f->frame_rate_numerator == 0 && f->frame_rate_denominator == 0) {
+        f->frame_rate_numerator = default_fps;
+        f->frame_rate_denominator = 1;
+        *period_us = 1e6 / default_fps;
+    } else if (f->frame_rate_denominator == 0) {
+        f->frame_rate_numerator = MINIAV_FRAME_RATE_UNLIMITED_NUMERATOR;
+        *period_us = 0; /* as fast as possible */
+    } else {
+        double fps = (double)f->frame_rate_numerator / f->frame_rate_denominator;
+        if (fps <= 0 || fps > 1000)
+            return miniav_fail(MINIAV_ERROR_INVALID_ARG, "frame rate %u/%u is outside 0..1000 fps; use the unlimited rate for as fast as possible",
+                               f->frame_rate_numerator, f->frame_rate_denominator);
+        *period_us = 1e6 / fps;
+    }
+    return MINIAV_SUCCESS;
+}

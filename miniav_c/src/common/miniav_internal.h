@@ -117,9 +117,11 @@ struct miniav_stream {
     void *event_user;
     MiniAVStreamOptions options;
 
+    MiniAVScreenOptions screen_options;
+
     miniav_pool *pool;         /* shared with late releases; see buffer_pool.c */
     uint64_t sequence;         /* capture thread only */
-    atomic_uint_fast64_t delivered, dropped, copies;
+    atomic_uint_fast64_t delivered, dropped, copies, skipped;
     MiniAVCameraIntrinsics intrinsics;  /* guarded by the buffer lock */
 };
 
@@ -178,6 +180,21 @@ typedef struct {
 MiniAVResultCode miniav_capture_thread_start(miniav_capture_thread *t, void *(*run)(void *), void *arg);
 /* Sets the stop flag and joins: no callbacks run after it returns. */
 void miniav_capture_thread_stop(miniav_capture_thread *t);
+
+/* Paces a capture loop at a fixed period on absolute deadlines (no drift); a loop that
+ * falls more than two periods behind re-anchors instead of bursting. period 0 = unpaced. */
+typedef struct {
+    double period_us;
+    int64_t start;
+    uint64_t n;
+} miniav_pacer;
+void miniav_pacer_init(miniav_pacer *p, double period_us);
+/* Waits for the next tick; false when *stop became true. */
+bool miniav_pacer_wait(miniav_pacer *p, const atomic_bool *stop);
+
+/* Fills in a default rate (0/0) and checks the range 0 < fps <= 1000; n/0 means
+ * unlimited (*period_us = 0). */
+MiniAVResultCode miniav_resolve_frame_rate(MiniAVVideoFormatInfo *f, uint32_t default_fps, double *period_us);
 
 /* Sleeps until the absolute MiniAV time `deadline_us` or until *stop becomes true
  * (checked at least every 20 ms). Returns false when stopped. */

@@ -36,3 +36,23 @@ void miniav_capture_thread_stop(miniav_capture_thread *t) {
     atomic_store(&t->stop, true);
     pthread_join(t->thread, NULL);
 }
+
+void miniav_pacer_init(miniav_pacer *p, double period_us) {
+    p->period_us = period_us;
+    p->start = MiniAV_GetTimeUs();
+    p->n = 0;
+}
+
+bool miniav_pacer_wait(miniav_pacer *p, const atomic_bool *stop) {
+    if (atomic_load(stop)) return false;
+    if (p->period_us > 0) {
+        int64_t due = p->start + (int64_t)((double)p->n * p->period_us);
+        if (!miniav_sleep_until(due, stop)) return false;
+        if (MiniAV_GetTimeUs() - due > 2 * p->period_us) { /* machine busy: no burst to catch up */
+            p->start = MiniAV_GetTimeUs();
+            p->n = 0;
+        }
+    }
+    p->n++;
+    return true;
+}

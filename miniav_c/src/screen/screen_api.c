@@ -4,9 +4,15 @@
 #include <string.h>
 
 extern const miniav_backend miniav_test_pattern_screen;
+#ifdef MINIAV_HAVE_X11
+extern const miniav_backend miniav_x11_screen;
+#endif
 
 /* Priority order: portal (Wayland) and x11 go before the test pattern. */
 const miniav_backend *const miniav_screen_backends[] = {
+#ifdef MINIAV_HAVE_X11
+    &miniav_x11_screen,
+#endif
     &miniav_test_pattern_screen,
     NULL,
 };
@@ -78,6 +84,18 @@ MiniAVResultCode MiniAV_Screen_ConfigureRegion(MiniAVScreenContextHandle context
     context->base.region_width = (uint32_t)width;
     context->base.region_height = (uint32_t)height;
     return configure(context, display_id, MINIAV_SCREEN_TARGET_REGION, format);
+}
+
+MiniAVResultCode MiniAV_Screen_SetOptions(MiniAVScreenContextHandle context, const MiniAVScreenOptions *options) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    if (!options) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "options must not be NULL");
+    if ((int)options->cursor < MINIAV_CURSOR_NONE || options->cursor > MINIAV_CURSOR_METADATA)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "cursor mode %d is not NONE(0), COMPOSITE(1) or METADATA(2)", (int)options->cursor);
+    if (context->base.running) return miniav_fail(MINIAV_ERROR_ALREADY_RUNNING, "stop capture before changing screen options");
+    context->base.screen_options = *options;
+    return MINIAV_SUCCESS;
 }
 
 MiniAVResultCode MiniAV_Screen_GetConfiguredFormat(MiniAVScreenContextHandle context, MiniAVVideoFormatInfo *format_out) {

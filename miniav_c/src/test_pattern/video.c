@@ -125,19 +125,10 @@ static void *capture_thread(void *arg) {
     miniav_stream *s = arg;
     video_state *st = s->backend_data;
     const MiniAVVideoFormatInfo *f = &s->video;
-    int64_t start = MiniAV_GetTimeUs();
-    uint64_t n = 0;
+    miniav_pacer pacer;
+    miniav_pacer_init(&pacer, st->period_us);
     while (!atomic_load(&st->worker.stop)) {
-        if (st->period_us > 0) {
-            int64_t due = start + (int64_t)((double)n * st->period_us);
-            if (!miniav_sleep_until(due, &st->worker.stop)) break;
-            /* Fell more than two frames behind (machine busy): re-anchor instead of bursting. */
-            if (MiniAV_GetTimeUs() - due > 2 * st->period_us) {
-                start = MiniAV_GetTimeUs();
-                n = 0;
-            }
-        }
-        n++;
+        if (!miniav_pacer_wait(&pacer, &st->worker.stop)) break;
         int64_t timestamp = MiniAV_GetTimeUs();
         uint64_t sequence = s->sequence;
         miniav_slot *slot = miniav_stream_acquire(s);
@@ -248,20 +239,8 @@ static MiniAVResultCode configure(miniav_stream *s) {
                            "the test pattern does not produce '%s'; use bgra, rgba, nv12, i420, yuyv, rgb24, bgr24 or gray",
                            MiniAV_PixelFormatName(f.pixel_format));
     double period_us;
-    if (f.frame_rate_numerator == 0 && f.frame_rate_denominator == 0) {
-        f.frame_rate_numerator = 30;
-        f.frame_rate_denominator = 1;
-        period_us = 1e6 / 30;
-    } else if (f.frame_rate_denominator == 0) {
-        f.frame_rate_numerator = MINIAV_FRAME_RATE_UNLIMITED_NUMERATOR;
-        period_us = 0; /* as fast as possible */
-    } else {
-        double fps = (double)f.frame_rate_numerator / f.frame_rate_denominator;
-        if (fps <= 0 || fps > 1000)
-            return miniav_fail(MINIAV_ERROR_INVALID_ARG, "frame rate %u/%u is outside 0..1000 fps; use the unlimited rate for as fast as possible",
-                               f.frame_rate_numerator, f.frame_rate_denominator);
-        period_us = 1e6 / fps;
-    }
+    MiniAVResultCode rate = miniav_resolve_frame_rate(&f, 30, &period_us);
+    if (rate) return rate;
     if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
         miniav_log(MINIAV_LOG_LEVEL_INFO, "test pattern: no GPU output; delivering CPU buffers");
         f.output_preference = MINIAV_OUTPUT_PREFERENCE_CPU;
