@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# apt-ensure.sh COMMAND:PACKAGE ... — installs each Debian PACKAGE whose COMMAND is
-# missing (apt-get update only when something is). Root or sudo.
+# apt-ensure.sh WHAT:PACKAGE ... — installs each Debian PACKAGE whose WHAT is missing:
+# WHAT is a command name, or an absolute path of a file the package provides.
+# apt-get update runs only when something is missing. Root or sudo.
 set -euo pipefail
 need=()
 for pair in "$@"; do
-  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+  what=${pair%%:*}
+  if [[ $what == /* ]]; then [[ -e $what ]] || need+=("${pair#*:}")
+  else command -v "$what" >/dev/null || need+=("${pair#*:}"); fi
 done
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "apt-ensure: installing ${need[*]}"

@@ -3,6 +3,10 @@
 # addon and the TypeScript packages. Afterwards `npx miniav` works here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make
+# The XCB headers let the build include X11 screen capture (libxcb itself loads at run time).
+bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make \
+  /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
+  /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
+  /usr/include/xcb/damage.h:libxcb-damage0-dev
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build --silent

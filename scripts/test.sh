@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# Virtual devices: an X server for the X11 backend. Tests that need a rig fail (rather
+# than skip) when it is missing.
+export MINIAV_REQUIRE_RIGS=1
+export RIG_DIR=${RIG_DIR:-$PWD/build/rig-x11}
+eval "$(bash scripts/rigs/x11.sh start)"
+trap 'bash scripts/rigs/x11.sh stop' EXIT
+
 echo "== build"
 npm run build --silent
 

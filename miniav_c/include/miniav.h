@@ -200,8 +200,8 @@ typedef enum {
 } MiniAVCursorMode;
 
 /* The pointer, relative to the captured area. `image` is premultiplied BGRA,
- * width x height, valid as long as the buffer; NULL when the cursor is unchanged
- * or unknown. */
+ * width x height, valid as long as the buffer; it lies in the same allocation as
+ * planes[0], after the frame. NULL when unknown. */
 typedef struct {
     int visible;
     int32_t x, y;               /* hotspot position in frame pixels */

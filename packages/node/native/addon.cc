@@ -11,6 +11,7 @@
 // waits for JavaScript.
 #include <napi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -82,6 +83,8 @@ Napi::Object DeviceToJs(Napi::Env env, const MiniAVDeviceInfo& d) {
     o.Set("width", d.width);
     o.Set("height", d.height);
   }
+  if (d.process_id) o.Set("processId", d.process_id);
+  if (d.class_name[0]) o.Set("className", d.class_name);
   return o;
 }
 
@@ -264,6 +267,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
                        {
                            InstanceMethod("configure", &NativeStream::Configure),
                            InstanceMethod("setOptions", &NativeStream::SetOptions),
+                           InstanceMethod("setScreenOptions", &NativeStream::SetScreenOptions),
                            InstanceMethod("start", &NativeStream::Start),
                            InstanceMethod("stop", &NativeStream::Stop),
                            InstanceMethod("drainNow", &NativeStream::DrainNow),
@@ -378,6 +382,20 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return env.Undefined();
   }
 
+  // setScreenOptions({ cursor: 0 none | 1 composite | 2 metadata, skipUnchanged: boolean })
+  Napi::Value SetScreenOptions(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (type_ != MINIAV_DEVICE_TYPE_SCREEN) throw MakeError(env, MINIAV_ERROR_NOT_SUPPORTED, "screen options belong to screen streams");
+    if (info.Length() < 1 || !info[0].IsObject()) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "options object expected");
+    Napi::Object o = info[0].As<Napi::Object>();
+    MiniAVScreenOptions opt{};
+    opt.cursor = static_cast<MiniAVCursorMode>(U32(o, "cursor"));
+    opt.skip_unchanged = o.Get("skipUnchanged").ToBoolean().Value() ? 1 : 0;
+    Check(env, MiniAV_Screen_SetOptions(static_cast<MiniAVScreenContextHandle>(ctx_), &opt));
+    return env.Undefined();
+  }
+
   // start(onFrame(frameDescriptor), onEvent(type, codeName, message), scheduleDrain())
   // scheduleDrain must arrange a later drainNow() call (setImmediate).
   Napi::Value Start(const Napi::CallbackInfo& info) {
@@ -440,6 +458,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     o.Set("dropped", static_cast<double>(st.dropped + queue_drops));
     o.Set("held", static_cast<double>(st.held));
     o.Set("copies", static_cast<double>(st.copies));
+    o.Set("skipped", static_cast<double>(st.skipped));
     o.Set("poolSize", st.pool_size);
     return o;
   }
@@ -614,7 +633,12 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
         auto* pp = static_cast<uint8_t*>(v.planes[p]);
         if (pp < base || pp + v.plane_size_bytes[p] > base + b->data_size_bytes) contiguous = false;
       }
-      if (contiguous) buffers.Set(0u, wrap(base, b->data_size_bytes));
+      // A cursor image follows the frame in the same allocation: one buffer spans both.
+      const MiniAVCursorInfo& cur = v.cursor;
+      size_t cursor_bytes = cur.image ? static_cast<size_t>(cur.width) * cur.height * 4 : 0;
+      size_t span = b->data_size_bytes;
+      if (contiguous && cur.image && cur.image >= base) span = std::max(span, static_cast<size_t>(cur.image - base) + cursor_bytes);
+      if (contiguous) buffers.Set(0u, wrap(base, span));
       Napi::Array planes = Napi::Array::New(env, v.num_planes);
       for (uint32_t p = 0; p < v.num_planes; p++) {
         Napi::Object plane = Napi::Object::New(env);
@@ -631,6 +655,20 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
         planes.Set(p, plane);
       }
       video.Set("planes", planes);
+      if (cur.image && contiguous && cur.image >= base) {
+        Napi::Object c = Napi::Object::New(env);
+        c.Set("visible", cur.visible != 0);
+        c.Set("x", cur.x);
+        c.Set("y", cur.y);
+        c.Set("hotX", cur.hot_x);
+        c.Set("hotY", cur.hot_y);
+        c.Set("width", cur.width);
+        c.Set("height", cur.height);
+        c.Set("serial", cur.serial);
+        c.Set("imageOffset", static_cast<double>(cur.image - base));
+        c.Set("imageSize", static_cast<double>(cursor_bytes));
+        video.Set("cursor", c);
+      }
       if (v.intrinsics.valid) {
         Napi::Object k = Napi::Object::New(env);
         k.Set("fx", v.intrinsics.fx);

@@ -78,6 +78,21 @@ export class NodeFrame implements Frame {
         pixelFormat: v.pixelFormat as PixelFormat,
         planes: v.planes.map((p) => ({ data: new Uint8Array(desc.buffers[p.buffer]!, p.offset, p.size), stride: p.stride })),
         ...(v.intrinsics ? { intrinsics: v.intrinsics } : {}),
+        ...(v.cursor
+          ? {
+              cursor: {
+                visible: v.cursor.visible,
+                x: v.cursor.x,
+                y: v.cursor.y,
+                hotX: v.cursor.hotX,
+                hotY: v.cursor.hotY,
+                width: v.cursor.width,
+                height: v.cursor.height,
+                serial: v.cursor.serial,
+                image: new Uint8Array(desc.buffers[0]!, v.cursor.imageOffset, v.cursor.imageSize),
+              },
+            }
+          : {}),
       };
     }
     if (desc.audio) {

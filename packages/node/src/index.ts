@@ -16,11 +16,12 @@ import {
   type ScreenAPI,
   type ScreenOpenOptions,
   type ScreenTarget,
+  type StreamOptions,
   type VideoFormat,
   type VideoOpenOptions,
   type VideoStream,
 } from '@miniav/platform-interface';
-import { native, DEVICE_TYPE, type NativeDevice, type NativeStreamTarget } from './native.js';
+import { native, DEVICE_TYPE, type NativeDevice, type NativeStream, type NativeStreamTarget } from './native.js';
 import { NodeCaptureStream, createNativeStream } from './stream.js';
 import { audioFormatArgs, deviceIdArg, objectOrEmpty, streamOptionArgs, videoFormatArgs } from './options.js';
 
@@ -29,10 +30,13 @@ export { NodeCaptureStream } from './stream.js';
 export { NodeFrame } from './frame.js';
 
 const TYPES: DeviceType[] = ['camera', 'screen', 'audio', 'loopback'];
+const CURSOR_MODES = ['none', 'composite', 'metadata'] as const;
 
 function toDevice(d: NativeDevice): DeviceInfo {
   const info: DeviceInfo = { id: d.id, name: d.name, backend: d.backend, isDefault: d.isDefault, type: TYPES[d.type] ?? 'camera' };
   if (d.width !== undefined && d.height !== undefined) info.geometry = { x: d.x ?? 0, y: d.y ?? 0, width: d.width, height: d.height };
+  if (d.processId !== undefined) info.processId = d.processId;
+  if (d.className !== undefined) info.className = d.className;
   return info;
 }
 
@@ -44,13 +48,15 @@ function openStream<F extends VideoFormat | AudioFormat>(
   type: DeviceType,
   target: NativeStreamTarget,
   format: Record<string, number>,
-  options: { poolSize?: number; dropPolicy?: 'drop-newest' | 'drop-oldest'; maxQueued?: number },
+  options: StreamOptions,
+  extra?: (ns: NativeStream) => void,
 ): NodeCaptureStream<F> {
   const streamArgs = streamOptionArgs(options);
   const ns = createNativeStream(type);
   try {
     ns.setOptions(streamArgs);
     const actual = ns.configure(target, format) as F;
+    extra?.(ns);
     return new NodeCaptureStream<F>(type, target.id, ns, actual, options.dropPolicy ?? 'drop-newest', streamArgs.maxQueued);
   } catch (e) {
     ns.close();
@@ -94,7 +100,13 @@ export const screen: ScreenAPI = {
         'screen capture with audio needs a loopback backend paired with the screen backend; none is built for this platform yet. ' +
           'Open loopback.open() beside the screen stream: both use the same clock.',
       );
-    return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts);
+    const cursor = opts.cursor === undefined ? 0 : CURSOR_MODES.indexOf(opts.cursor);
+    if (cursor < 0) throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `cursor must be one of: ${CURSOR_MODES.join(', ')}`);
+    if (opts.skipUnchanged !== undefined && typeof opts.skipUnchanged !== 'boolean')
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'skipUnchanged must be true or false');
+    return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts, (ns) =>
+      ns.setScreenOptions({ cursor, skipUnchanged: opts.skipUnchanged === true }),
+    );
   },
 };
 

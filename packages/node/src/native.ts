@@ -16,6 +16,8 @@ export interface NativeDevice {
   y?: number;
   width?: number;
   height?: number;
+  processId?: number;
+  className?: string;
 }
 
 export interface NativeVideoFormat {
@@ -54,6 +56,18 @@ export interface NativeFrame {
     pixelFormat: string;
     planes: NativePlane[];
     intrinsics?: { fx: number; fy: number; cx: number; cy: number; distortion: number[] };
+    cursor?: {
+      visible: boolean;
+      x: number;
+      y: number;
+      hotX: number;
+      hotY: number;
+      width: number;
+      height: number;
+      serial: number;
+      imageOffset: number;
+      imageSize: number;
+    };
   };
   audio?: { frameCount: number; channels: number; sampleRate: number; sampleFormat: string };
 }
@@ -63,6 +77,7 @@ export interface NativeStats {
   dropped: number;
   held: number;
   copies: number;
+  skipped: number;
   poolSize: number;
 }
 
@@ -77,6 +92,7 @@ export interface NativeStreamTarget {
 
 export interface NativeStream {
   configure(target: NativeStreamTarget, format: Record<string, number>): NativeVideoFormat | NativeAudioFormat;
+  setScreenOptions(options: { cursor: number; skipUnchanged: boolean }): void;
   setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string }): void;
   start(
     onFrame: (frame: NativeFrame) => void,

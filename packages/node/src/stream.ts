@@ -18,6 +18,8 @@ import { native, DEVICE_TYPE, type NativeFrame, type NativeStream } from './nati
 const EVENT_ERROR = 1;
 const EVENT_ENDED = 2;
 const EVENT_FORMAT = 3;
+const EVENT_PAUSED = 4;
+const EVENT_RESUMED = 5;
 
 interface Waiter {
   resolve: (r: IteratorResult<Frame>) => void;
@@ -48,7 +50,7 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
   #maxQueued: number;
   #queues = new Set<FrameQueue>();
   #reporter: LeakReporter;
-  #lastStats: StreamStats = { delivered: 0, dropped: 0, held: 0, copies: 0 };
+  #lastStats: StreamStats = { delivered: 0, dropped: 0, held: 0, copies: 0, skipped: 0 };
 
   /** @internal Use camera.open(), screen.open(), audio.open() or loopback.open(). */
   constructor(type: DeviceType, deviceId: string, nativeStream: NativeStream, format: F, dropPolicy: DropPolicy, maxQueued: number) {
@@ -86,6 +88,7 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
         dropped: s.dropped + this.#jsDropped,
         held: this.#held,
         copies: s.copies,
+        skipped: s.skipped,
       };
     }
     return { ...this.#lastStats, held: this.#held };
@@ -197,6 +200,12 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
       this.#held--;
     });
     this.#held++;
+    const v = frame.video;
+    const current = this.#format as VideoFormat | AudioFormat;
+    if (v && 'width' in current && (v.width !== current.width || v.height !== current.height)) {
+      this.#format = { ...current, width: v.width, height: v.height } as F;
+      this.emit('format', this.#format);
+    }
     let consumed = this.emit('frame', frame);
     for (const q of this.#queues) {
       consumed = true;
@@ -221,7 +230,15 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
   }
 
   #onEvent(type: number, code: string, message: string): void {
-    if (type === EVENT_FORMAT) return; // a format change arrives with the frames that carry it
+    if (type === EVENT_FORMAT) return; // announced with the first frame of the new size (#onFrame)
+    if (type === EVENT_PAUSED) {
+      this.emit('paused', { message });
+      return;
+    }
+    if (type === EVENT_RESUMED) {
+      this.emit('resumed', { message });
+      return;
+    }
     if (type === EVENT_ERROR) {
       const error = new MiniAVError(code, message);
       let heard = this.emit('error', error);

@@ -26,6 +26,10 @@ export interface DeviceInfo {
   type: DeviceType;
   /** Displays and windows: position and size in pixels, where known. */
   geometry?: { x: number; y: number; width: number; height: number };
+  /** Windows and applications: the owning process, where known. */
+  processId?: number;
+  /** Windows: the window class (X11 WM_CLASS), where known. */
+  className?: string;
 }
 
 export interface FrameRate {
@@ -84,9 +88,32 @@ export interface AudioOpenOptions extends StreamOptions {
   bufferFrames?: number;
 }
 
+export type CursorMode = 'none' | 'composite' | 'metadata';
+
 export interface ScreenOpenOptions extends VideoOpenOptions {
   /** Add the system's loopback audio to the stream (same clock). */
   audio?: boolean | AudioOpenOptions;
+  /** The pointer: left out (default), drawn into the frame, or described in `frame.video.cursor`. */
+  cursor?: CursorMode;
+  /** Deliver a frame only when the screen changed (counted in `stats.skipped` otherwise). */
+  skipUnchanged?: boolean;
+}
+
+/** The pointer over a screen frame (cursor: 'metadata'). */
+export interface CursorInfo {
+  /** Whether the hotspot is inside the captured area. */
+  visible: boolean;
+  /** Hotspot position in frame pixels. */
+  x: number;
+  y: number;
+  hotX: number;
+  hotY: number;
+  width: number;
+  height: number;
+  /** Changes when the cursor's image changes. */
+  serial: number;
+  /** Premultiplied BGRA, width × height × 4 bytes; valid until release. */
+  image: Uint8Array;
 }
 
 export type ScreenTarget =
@@ -121,6 +148,7 @@ export interface VideoData {
   pixelFormat: PixelFormat;
   planes: VideoPlane[];
   intrinsics?: CameraIntrinsics;
+  cursor?: CursorInfo;
 }
 
 export type AudioSamples = Float32Array | Int16Array | Int32Array | Uint8Array;
@@ -159,6 +187,8 @@ export interface StreamStats {
   held: number;
   /** Frame copies made between the source and JavaScript (0 on the zero-copy path). */
   copies: number;
+  /** Frames not produced because nothing changed or the source was hidden (screens). */
+  skipped: number;
 }
 
 export interface StreamEndInfo {
@@ -171,7 +201,11 @@ export interface StreamEventMap {
   frame: Frame;
   error: MiniAVError;
   ended: StreamEndInfo;
+  /** The source changed size or format; frames after this carry the new one. */
   format: VideoFormat | AudioFormat;
+  /** The source is hidden (a minimized or unmapped window): no frames until `resumed`. */
+  paused: { message: string };
+  resumed: { message: string };
 }
 
 export interface CaptureStream<F extends VideoFormat | AudioFormat = VideoFormat | AudioFormat> extends AsyncDisposable {
