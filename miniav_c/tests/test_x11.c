@@ -183,6 +183,13 @@ int main(int argc, char **argv) {
     }
     CHECK_EQ_INT(seen, 2);
     MiniAV_FreeDeviceList(devs, n);
+    /* With an EWMH window manager, its _NET_CLIENT_LIST is the list. */
+    CHECK(window_do(&b, "ewmh"));
+    CHECK_EQ_INT(MiniAV_Screen_EnumerateWindows(&devs, &n), MINIAV_SUCCESS);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) CHECK(!strcmp(devs[0].device_id, b.id));
+    MiniAV_FreeDeviceList(devs, n);
+    CHECK(window_do(&b, "noewmh"));
 
     /* The whole screen: root colour, and each window at its place. */
     latest_frame lf;

@@ -3,6 +3,8 @@
  *
  *   x11_test_window TITLE RRGGBB X Y WIDTH HEIGHT
  *   stdin:  move X Y | resize W H | unmap | map | color RRGGBB | quit
+ *           ewmh | noewmh   (set / delete the root's _NET_CLIENT_LIST = [this window], as
+ *                            an EWMH window manager would)
  *   stdout: "ready 0x<window id>" once mapped, then "ok" after each command has been
  *           processed by the server.
  *
@@ -79,6 +81,10 @@ int main(int argc, char **argv) {
             uint32_t v = (uint32_t)strtoul(hex, NULL, 16);
             xcb_change_window_attributes(c, w, XCB_CW_BACK_PIXEL, &v);
             xcb_clear_area(c, 0, w, 0, 0, 0, 0);
+        } else if (!strncmp(line, "noewmh", 6)) {
+            xcb_delete_property(c, screen->root, atom("_NET_CLIENT_LIST"));
+        } else if (!strncmp(line, "ewmh", 4)) {
+            xcb_change_property(c, XCB_PROP_MODE_REPLACE, screen->root, atom("_NET_CLIENT_LIST"), XCB_ATOM_WINDOW, 32, 1, &w);
         } else if (!strncmp(line, "quit", 4)) {
             break;
         } else {
