@@ -64,6 +64,15 @@ static void free_pool(miniav_pool *pool) {
     free(pool);
 }
 
+/* Caller holds buffer_lock. */
+static void orphan_locked(miniav_stream *s) {
+    miniav_pool *pool = s->pool;
+    if (!pool) return;
+    s->pool = NULL;
+    pool->stream = NULL;
+    if (pool->held == 0) free_pool(pool); /* otherwise the last release frees it */
+}
+
 static MiniAVResultCode create_pool(miniav_stream *s, uint32_t count, size_t slot_size, const miniav_pool_hooks *hooks) {
     if (count == 0 || count > MAX_SLOTS)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "pool size %u must be between 1 and %u", count, MAX_SLOTS);
@@ -110,10 +119,11 @@ static MiniAVResultCode create_pool(miniav_stream *s, uint32_t count, size_t slo
     pool->serial = next_serial++;
     pool->stream = s;
     live_pools[live_count++] = pool;
-    pthread_mutex_unlock(&buffer_lock);
-
-    miniav_stream_orphan_pool(s);
+    /* Swap under the lock: a backend may replace its pool from the capture thread (a
+     * resized window) while another thread reads the stream's stats. */
+    orphan_locked(s);
     s->pool = pool;
+    pthread_mutex_unlock(&buffer_lock);
     return MINIAV_SUCCESS;
 }
 
@@ -133,12 +143,8 @@ MiniAVResultCode miniav_stream_ensure_external_pool(miniav_stream *s, uint32_t c
 }
 
 void miniav_stream_orphan_pool(miniav_stream *s) {
-    miniav_pool *pool = s->pool;
-    if (!pool) return;
-    s->pool = NULL;
     pthread_mutex_lock(&buffer_lock);
-    pool->stream = NULL;
-    if (pool->held == 0) free_pool(pool); /* otherwise the last release frees it */
+    orphan_locked(s);
     pthread_mutex_unlock(&buffer_lock);
 }
 
