@@ -3,8 +3,9 @@
 # addon and the TypeScript packages. Afterwards `npx miniav` works here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The XCB headers let the build include X11 screen capture (libxcb itself loads at run time).
-bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make \
+# The XCB and PulseAudio headers let the build include X11 screen capture and PulseAudio
+# audio (the libraries themselves load at run time, when present).
+bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make /usr/include/pulse/pulseaudio.h:libpulse-dev \
   /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
   /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
   /usr/include/xcb/damage.h:libxcb-damage0-dev

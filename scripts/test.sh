@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# Virtual devices: an X server for the X11 backend. Tests that need a rig fail (rather
-# than skip) when it is missing.
+# Virtual devices: an X server (X11 backend) and a PulseAudio server (audio, loopback).
+# Tests that need a rig fail, rather than skip, when it is missing.
 export MINIAV_REQUIRE_RIGS=1
-export RIG_DIR=${RIG_DIR:-$PWD/build/rig-x11}
-eval "$(bash scripts/rigs/x11.sh start)"
-trap 'bash scripts/rigs/x11.sh stop' EXIT
+x11_rig=$PWD/build/rig-x11
+pulse_rig=$PWD/build/rig-pulse
+trap 'RIG_DIR=$x11_rig bash scripts/rigs/x11.sh stop; RIG_DIR=$pulse_rig bash scripts/rigs/pulse.sh stop' EXIT
+eval "$(RIG_DIR=$x11_rig bash scripts/rigs/x11.sh start)"
+eval "$(RIG_DIR=$pulse_rig bash scripts/rigs/pulse.sh start)"
 
 echo "== build"
 npm run build --silent

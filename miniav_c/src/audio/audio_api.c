@@ -4,9 +4,15 @@
 #include <string.h>
 
 extern const miniav_backend miniav_test_pattern_audio;
+#ifdef MINIAV_HAVE_PULSE
+extern const miniav_backend miniav_pulse_audio;
+#endif
 
 /* Priority order: pulse/pipewire (Linux), wasapi, coreaudio go before the test pattern. */
 const miniav_backend *const miniav_audio_backends[] = {
+#ifdef MINIAV_HAVE_PULSE
+    &miniav_pulse_audio,
+#endif
     &miniav_test_pattern_audio,
     NULL,
 };

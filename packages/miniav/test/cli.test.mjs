@@ -31,7 +31,8 @@ test('devices lists every type, as a table or JSON', () => {
   const tableOut = miniav(['devices'], { MINIAV_FAKE_DEVICES: '1' });
   assert.match(tableOut.stdout, /^TYPE\s+ID\s+NAME/m);
   assert.match(tableOut.stdout, /^loopback\s+test-pattern/m);
-  const none = miniav(['devices'], { MINIAV_FAKE_DEVICES: '0', DISPLAY: '' });
+  // No real devices either: no X display, no sound server.
+  const none = miniav(['devices'], { MINIAV_FAKE_DEVICES: '0', DISPLAY: '', PULSE_SERVER: 'unix:/nonexistent/miniav' });
   assert.match(none.stdout, /MINIAV_FAKE_DEVICES=1/);
 });
 

@@ -2,23 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { audio, loopback } from '../dist/index.js';
-import { closeLater, waitFor } from './helpers.mjs';
-
-/** Frequency by rising zero crossings, with linear interpolation between samples. */
-function frequency(samples, rate) {
-  let first = -1;
-  let last = -1;
-  let crossings = 0;
-  for (let i = 1; i < samples.length; i++) {
-    if (samples[i - 1] < 0 && samples[i] >= 0) {
-      const t = i - 1 + samples[i - 1] / (samples[i - 1] - samples[i]);
-      if (first < 0) first = t;
-      last = t;
-      crossings++;
-    }
-  }
-  return (crossings - 1) / ((last - first) / rate);
-}
+import { closeLater, frequency, waitFor } from './helpers.mjs';
 
 async function capture(t, api, options, seconds) {
   const stream = closeLater(t, await api.open('test-pattern', options));

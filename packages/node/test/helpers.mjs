@@ -48,3 +48,37 @@ export function closeLater(t, stream) {
   t.after(() => stream.close());
   return stream;
 }
+
+/** Frequency of a sine by rising zero crossings, with linear interpolation between samples. */
+export function frequency(samples, rate) {
+  let first = -1;
+  let last = -1;
+  let crossings = 0;
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i - 1] < 0 && samples[i] >= 0) {
+      const t = i - 1 + samples[i - 1] / (samples[i - 1] - samples[i]);
+      if (first < 0) first = t;
+      last = t;
+      crossings++;
+    }
+  }
+  return (crossings - 1) / ((last - first) / rate);
+}
+
+/** Collects `seconds` of the last channel's samples from an audio stream (scaled to ±1). */
+export async function recordSeconds(stream, seconds) {
+  const { sampleRate, channels } = stream.format;
+  const samples = [];
+  const buffers = [];
+  stream.on('frame', (f) => {
+    const { data, frameCount, sampleFormat } = f.audio;
+    const scale = sampleFormat === 's16' ? 1 / 32767 : 1;
+    for (let i = 0; i < frameCount; i++) samples.push(data[i * channels + channels - 1] * scale);
+    buffers.push({ ts: f.timestampUs, frames: frameCount, seq: f.sequence });
+    f.release();
+  });
+  await stream.start();
+  await waitFor(() => samples.length >= sampleRate * seconds, 15000, `${seconds} s of samples`);
+  await stream.stop();
+  return { samples, buffers, sampleRate };
+}

@@ -1,0 +1,40 @@
+// PulseAudio input and loopback from JavaScript, against the rig (scripts/rigs/pulse.sh:
+// default source miniav_mic = 660 Hz sine, default sink miniav_sink).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { audio, loopback } from '../dist/index.js';
+import { closeLater, frequency, recordSeconds } from './helpers.mjs';
+
+const ready = Boolean(process.env.PULSE_SERVER);
+const why = 'no PULSE_SERVER: start scripts/rigs/pulse.sh';
+if (!ready && process.env.MINIAV_REQUIRE_RIGS) throw new Error(`PulseAudio rig required: ${why}`);
+const pulseTest = (name, fn) => test(name, ready ? {} : { skip: why }, fn);
+
+pulseTest('the rig microphone is listed as the default input and sounds at its frequency', async (t) => {
+  const inputs = (await audio.enumerateDevices()).filter((d) => d.backend === 'pulse');
+  const mic = inputs.find((d) => d.id === `pulse:${process.env.MINIAV_RIG_PULSE_MIC}`);
+  assert.ok(mic, JSON.stringify(inputs));
+  assert.equal(mic.isDefault, true);
+  assert.ok(inputs.every((d) => !d.id.endsWith('.monitor')), 'monitors are loopback targets, not inputs');
+  const stream = closeLater(t, await audio.open(mic.id, { sampleFormat: 'f32', sampleRate: 48000, channels: 1, bufferFrames: 480 }));
+  const { samples, buffers, sampleRate } = await recordSeconds(stream, 0.5);
+  const hz = frequency(samples.slice(4800), sampleRate);
+  assert.ok(Math.abs(hz - Number(process.env.MINIAV_RIG_PULSE_MIC_HZ)) < 2, `measured ${hz} Hz`);
+  assert.ok(buffers.every((b) => b.frames === 480));
+  for (let i = 1; i < buffers.length; i++) assert.ok(Math.abs(buffers[i].ts - buffers[i - 1].ts - 10000) <= 1, `buffer ${i} timestamp`);
+});
+
+pulseTest('system loopback hears a tone played into the default sink', async (t) => {
+  const targets = await loopback.enumerateTargets({ type: 'system' });
+  assert.ok(targets.some((d) => d.id === 'pulse:system'));
+  // pactl is a plain program: without the sanitizer preload of the ASan test run (it hangs under it).
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  const module = execFileSync('pactl', ['load-module', 'module-sine', `sink=${process.env.MINIAV_RIG_PULSE_SINK}`, 'frequency=880'], { env, encoding: 'utf8' }).trim();
+  t.after(() => execFileSync('pactl', ['unload-module', module], { env }));
+  const stream = closeLater(t, await loopback.open('pulse:system', { sampleFormat: 's16', channels: 2 }));
+  const { samples, sampleRate } = await recordSeconds(stream, 0.6);
+  const hz = frequency(samples.slice(Math.floor(sampleRate * 0.1)), sampleRate);
+  assert.ok(Math.abs(hz - 880) < 2, `measured ${hz} Hz`);
+});
