@@ -158,6 +158,14 @@ function buildCases(seconds, display, xPid) {
       name: `MiniAV -> JS, ${rateLabel(rate)}`,
       run: () => measureMiniAVScreen({ rate, seconds, xPid, expectedPixel }),
     });
+    if (rate === 'max')
+      cases.push({
+        id: 'miniav-max-bgrx',
+        rate,
+        kind: 'miniav-bgrx',
+        name: 'MiniAV -> JS, max, bgrx (no alpha pass)',
+        run: () => measureMiniAVScreen({ rate, seconds, xPid, expectedPixel, pixelFormat: 'bgrx' }),
+      });
     cases.push({
       id: `ffmpeg-${rate}`,
       rate,

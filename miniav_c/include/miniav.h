@@ -100,6 +100,8 @@ typedef enum {
     MINIAV_PIXEL_FORMAT_ABGR32,
     MINIAV_PIXEL_FORMAT_MJPEG,   /* compressed: one plane, data_size_bytes long */
     MINIAV_PIXEL_FORMAT_GRAY8,
+    MINIAV_PIXEL_FORMAT_BGRX32,  /* bytes B, G, R, x: the fourth byte is undefined (X11's native layout) */
+    MINIAV_PIXEL_FORMAT_RGBX32,  /* bytes R, G, B, x */
     MINIAV_PIXEL_FORMAT_COUNT
 } MiniAVPixelFormat;
 

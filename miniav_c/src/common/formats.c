@@ -20,7 +20,8 @@ static const pixel_name pixel_names[] = {
     {MINIAV_PIXEL_FORMAT_BGR24, "bgr24", NULL},   {MINIAV_PIXEL_FORMAT_RGBA32, "rgba", "rgba32"},
     {MINIAV_PIXEL_FORMAT_BGRA32, "bgra", "bgra32"}, {MINIAV_PIXEL_FORMAT_ARGB32, "argb", "argb32"},
     {MINIAV_PIXEL_FORMAT_ABGR32, "abgr", "abgr32"}, {MINIAV_PIXEL_FORMAT_MJPEG, "mjpeg", NULL},
-    {MINIAV_PIXEL_FORMAT_GRAY8, "gray", "grey"},
+    {MINIAV_PIXEL_FORMAT_GRAY8, "gray", "grey"},   {MINIAV_PIXEL_FORMAT_BGRX32, "bgrx", "bgr0"},
+    {MINIAV_PIXEL_FORMAT_RGBX32, "rgbx", "rgb0"},
 };
 
 const char *MiniAV_PixelFormatName(MiniAVPixelFormat format) {
@@ -90,7 +91,9 @@ MiniAVResultCode miniav_video_layout_compute(MiniAVPixelFormat format, uint32_t 
     case MINIAV_PIXEL_FORMAT_RGBA32:
     case MINIAV_PIXEL_FORMAT_BGRA32:
     case MINIAV_PIXEL_FORMAT_ARGB32:
-    case MINIAV_PIXEL_FORMAT_ABGR32: out->num_planes = 1, row_bytes[0] = width * 4, rows[0] = height; break;
+    case MINIAV_PIXEL_FORMAT_ABGR32:
+    case MINIAV_PIXEL_FORMAT_BGRX32:
+    case MINIAV_PIXEL_FORMAT_RGBX32: out->num_planes = 1, row_bytes[0] = width * 4, rows[0] = height; break;
     case MINIAV_PIXEL_FORMAT_GRAY8: out->num_planes = 1, row_bytes[0] = width, rows[0] = height; break;
     default:
         return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "pixel format '%s' has no fixed layout",

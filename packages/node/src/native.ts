@@ -165,6 +165,6 @@ native.init(MiniAVError, process.env.MINIAV_FORCE_COPY === '1');
 
 export const DEVICE_TYPE = { camera: 0, screen: 1, audio: 2, loopback: 3 } as const;
 /** C enum order of MiniAVPixelFormat. */
-export const PIXEL_FORMAT_CODES = ['unknown', 'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'mjpeg', 'gray'] as const;
+export const PIXEL_FORMAT_CODES = ['unknown', 'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'mjpeg', 'gray', 'bgrx', 'rgbx'] as const;
 /** C enum order of MiniAVAudioFormat. */
 export const SAMPLE_FORMAT_CODES = ['unknown', 'u8', 's16', 's24', 's32', 'f32'] as const;

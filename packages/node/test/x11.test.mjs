@@ -99,6 +99,17 @@ x11Test('display and region capture return the known pixels', async (t) => {
   view.release();
   await full.close();
 
+  // bgrx: the X server's bytes as they are (no pass over the pixels); the 4th byte is undefined.
+  const raw = closeLater(t, await screen.open(display.id, { pixelFormat: 'bgrx', frameRate: 'max' }));
+  await raw.start();
+  const frames = await collect(raw, 3);
+  f = frames[2];
+  assert.equal(f.video.pixelFormat, 'bgrx');
+  assert.deepEqual(bgra(f, 5, 5).slice(0, 3), ROOT.slice(0, 3));
+  assert.deepEqual(bgra(f, 200, 200).slice(0, 3), RED.slice(0, 3));
+  for (const each of frames) each.release();
+  await raw.close();
+
   const region = closeLater(t, await screen.open({ region: { display: display.id, x: 480, y: 380, width: 40, height: 30 } }, { pixelFormat: 'rgba' }));
   assert.deepEqual([region.format.width, region.format.height], [40, 30]);
   await region.start();

@@ -1,7 +1,7 @@
 import type { PixelFormat, SampleFormat } from './types.js';
 
 export const PIXEL_FORMATS: readonly PixelFormat[] = [
-  'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'gray', 'mjpeg',
+  'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'gray', 'mjpeg', 'bgrx', 'rgbx',
 ];
 export const SAMPLE_FORMATS: readonly SampleFormat[] = ['u8', 's16', 's24', 's32', 'f32'];
 
@@ -38,6 +38,8 @@ export function planeShapes(format: PixelFormat, width: number, height: number):
     case 'bgra':
     case 'argb':
     case 'abgr':
+    case 'bgrx':
+    case 'rgbx':
       return [{ rowBytes: width * 4, rows: height }];
     case 'gray':
       return [{ rowBytes: width, rows: height }];

@@ -6,7 +6,9 @@ export type DeviceType = 'camera' | 'screen' | 'audio' | 'loopback';
 export type PixelFormat =
   | 'i420' | 'nv12' | 'nv21' | 'yuyv' | 'uyvy'
   | 'rgb24' | 'bgr24' | 'rgba' | 'bgra' | 'argb' | 'abgr'
-  | 'gray' | 'mjpeg';
+  | 'gray' | 'mjpeg'
+  /** 32-bit with an undefined fourth byte (WebCodecs' BGRX/RGBX): what X11 writes, with no pass over the pixels. */
+  | 'bgrx' | 'rgbx';
 
 /** Interleaved sample formats (WebCodecs names). */
 export type SampleFormat = 'u8' | 's16' | 's24' | 's32' | 'f32';

@@ -19,8 +19,10 @@ export function packPlanes(video: VideoData): Uint8Array[] {
 /** Byte offsets of R, G, B (and bytes per pixel) in packed RGB formats. */
 function rgbOrder(format: PixelFormat): { r: number; g: number; b: number; bpp: number } | null {
   switch (format) {
-    case 'rgba': return { r: 0, g: 1, b: 2, bpp: 4 };
-    case 'bgra': return { r: 2, g: 1, b: 0, bpp: 4 };
+    case 'rgba':
+    case 'rgbx': return { r: 0, g: 1, b: 2, bpp: 4 };
+    case 'bgra':
+    case 'bgrx': return { r: 2, g: 1, b: 0, bpp: 4 };
     case 'argb': return { r: 1, g: 2, b: 3, bpp: 4 };
     case 'abgr': return { r: 3, g: 2, b: 1, bpp: 4 };
     case 'rgb24': return { r: 0, g: 1, b: 2, bpp: 3 };
