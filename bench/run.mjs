@@ -5,12 +5,12 @@
 // Prints a table and writes bench/out/results.json.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureMiniAV } from './lib/miniav-case.mjs';
 import { measurePipe } from './lib/pipe-case.mjs';
 import { WIDTH, HEIGHT } from './lib/measure.mjs';
+import { formatTable, machineInfo } from './lib/report.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -154,19 +154,6 @@ const CASES = [
   { id: 'c-limit', name: 'C limit (bench_test_pattern)', run: cLimitCase },
 ];
 
-function machineInfo() {
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  return {
-    cpus: os.availableParallelism?.() ?? os.cpus().length,
-    cpuModel: model.trim(),
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-    arch: process.arch,
-  };
-}
-
 const COLUMNS = [
   ['case', (r) => r.name],
   ['fps', (r) => r.fps],
@@ -179,17 +166,6 @@ const COLUMNS = [
   ['first frame ms', (r) => r.firstFrameMs],
 ];
 
-function formatTable(rows) {
-  const cells = rows.map((r) =>
-    r.skipped || r.error
-      ? [r.name, `${r.skipped ? 'skipped' : 'FAILED'}: ${(r.skipped ?? r.error).split('\n')[0]}`]
-      : COLUMNS.map(([, get]) => String(get(r) ?? '-')),
-  );
-  const header = COLUMNS.map(([h]) => h);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.filter((c) => c.length > 2).map((c) => c[i].length)));
-  const line = (c) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map((c) => (c.length > 2 ? line(c) : c.join('  ')))].join('\n');
-}
 
 async function main() {
   const { seconds } = parseArgs(process.argv.slice(2));
@@ -213,7 +189,7 @@ async function main() {
 
   const results = { date: new Date().toISOString(), machine, settings: { width: WIDTH, height: HEIGHT, pixelFormat: 'bgra', seconds }, cases: rows };
   writeFileSync(join(OUT_DIR, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  console.log(formatTable(rows));
+  console.log(formatTable(rows, COLUMNS));
   console.error(`\nwrote ${join(OUT_DIR, 'results.json')}`);
 }
 

@@ -9,13 +9,13 @@
 // Prints a table and the targets, and writes bench/out/x11-results.json.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WIDTH, HEIGHT, procCpuMs, round } from './lib/measure.mjs';
 import { ensureXServer } from './lib/x11-rig.mjs';
 import { measureMiniAVScreen } from './lib/x11-miniav.mjs';
 import { measureFfmpegX11 } from './lib/x11-ffmpeg.mjs';
+import { formatTable, machineInfo } from './lib/report.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -180,19 +180,6 @@ function buildCases(seconds, display, xPid) {
   return cases;
 }
 
-function machineInfo() {
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  return {
-    cpus: os.availableParallelism?.() ?? os.cpus().length,
-    cpuModel: model.trim(),
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-    arch: process.arch,
-  };
-}
-
 const COLUMNS = [
   ['case', (r) => r.name],
   ['fps', (r) => r.fps],
@@ -206,17 +193,6 @@ const COLUMNS = [
   ['dropped', (r) => r.dropped],
 ];
 
-function formatTable(rows) {
-  const cells = rows.map((r) =>
-    r.skipped || r.error
-      ? [r.name, `${r.skipped ? 'skipped' : 'FAILED'}: ${(r.skipped ?? r.error).split('\n')[0]}`]
-      : COLUMNS.map(([, get]) => String(get(r) ?? '-')),
-  );
-  const header = COLUMNS.map(([h]) => h);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.filter((c) => c.length > 2).map((c) => c[i].length)));
-  const line = (c) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map((c) => (c.length > 2 ? line(c) : c.join('  ')))].join('\n');
-}
 
 const ok = (r) => r && !r.skipped && !r.error;
 
@@ -313,7 +289,7 @@ async function main() {
   };
   writeFileSync(join(OUT_DIR, 'x11-results.json'), JSON.stringify(results, null, 2) + '\n');
 
-  console.log(formatTable(rows));
+  console.log(formatTable(rows, COLUMNS));
   console.log('\nCPU % (all) = client (MiniAV: the bench process; ffmpeg: ffmpeg + the Node reader; C: the loop) + X server; 100 % = one core.');
   console.log('ffmpeg first frame: from spawn (includes process start-up). ² informational, not used by the targets.');
   console.log('\nTargets:');
