@@ -396,6 +396,9 @@ static void finish_buffer(pulse_capture *cap) {
     b->data.audio.format = f->format;
     b->data.audio.data = slot->mem;
     b->data_size_bytes = (size_t)f->buffer_frames * cap->bytes_per_frame;
+    /* libpulse lends its memory only until pa_stream_drop: the copy into the pool is the
+     * one copy on this path, and it is counted. */
+    atomic_fetch_add(&s->copies, 1);
     miniav_stream_deliver(s, slot);
 }
 

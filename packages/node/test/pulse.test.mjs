@@ -23,6 +23,10 @@ pulseTest('the rig microphone is listed as the default input and sounds at its f
   assert.ok(Math.abs(hz - Number(process.env.MINIAV_RIG_PULSE_MIC_HZ)) < 2, `measured ${hz} Hz`);
   assert.ok(buffers.every((b) => b.frames === 480));
   for (let i = 1; i < buffers.length; i++) assert.ok(Math.abs(buffers[i].ts - buffers[i - 1].ts - 10000) <= 1, `buffer ${i} timestamp`);
+  const stats = stream.stats;
+  // One copy out of libpulse per buffer the backend filled (some of which may have been
+  // dropped on the way to JavaScript, e.g. the one queued at stop()).
+  assert.ok(stats.copies >= stats.delivered && stats.copies <= stats.delivered + stats.dropped, JSON.stringify(stats));
 });
 
 pulseTest('system loopback hears a tone played into the default sink', async (t) => {
