@@ -325,8 +325,10 @@ typedef struct {
 /* Before StartCapture; applies to the next start. */
 MINIAV_API MiniAVResultCode MiniAV_Screen_SetOptions(MiniAVScreenContextHandle context, const MiniAVScreenOptions *options);
 MINIAV_API MiniAVResultCode MiniAV_Screen_GetConfiguredFormat(MiniAVScreenContextHandle context, MiniAVVideoFormatInfo *format_out);
-/* optional_audio_format_for_loopback: non-NULL adds system loopback audio to the stream
- * (NOT_SUPPORTED until a loopback backend pairs with the screen backend). */
+/* optional_audio_format_for_loopback: non-NULL adds the system mix (the first system
+ * loopback target: PulseAudio's default output on Linux) to the stream; its buffers
+ * (type AUDIO) come through the same callback, on the same clock. NOT_SUPPORTED when no
+ * loopback backend offers system audio. */
 MINIAV_API MiniAVResultCode MiniAV_Screen_StartCapture(MiniAVScreenContextHandle context, MiniAVBufferCallback callback, void *user_data, const MiniAVAudioInfo *optional_audio_format_for_loopback);
 MINIAV_API MiniAVResultCode MiniAV_Screen_StopCapture(MiniAVScreenContextHandle context);
 

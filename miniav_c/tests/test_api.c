@@ -5,6 +5,7 @@
 #include "common/miniav_internal.h"
 #include "check.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 static int log_lines;
@@ -173,9 +174,54 @@ static void test_screen(void) {
     CHECK_EQ_INT(MiniAV_Screen_ConfigureRegion(s, "test-pattern", -5, 0, 10, 10, NULL), MINIAV_ERROR_INVALID_ARG);
     CHECK_EQ_INT(MiniAV_Screen_ConfigureWindow(s, "test-pattern", NULL), MINIAV_ERROR_DEVICE_NOT_FOUND);
     CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(s, "test-pattern", NULL), MINIAV_SUCCESS);
-    MiniAVAudioInfo audio = {0};
-    CHECK_EQ_INT(MiniAV_Screen_StartCapture(s, NULL, NULL, &audio), MINIAV_ERROR_NOT_SUPPORTED);
     MiniAV_Screen_DestroyContext(s);
+}
+
+/* Screen + system audio: the test-pattern screen with the test-pattern system mix (the
+ * only system loopback target when no sound server answers), through one callback. */
+typedef struct {
+    atomic_int video, audio;
+    int64_t first_video_ts, first_audio_ts;
+} av_count;
+
+static void count_av(const MiniAVBuffer *b, void *user) {
+    av_count *c = user;
+    if (b->type == MINIAV_BUFFER_TYPE_VIDEO) {
+        if (atomic_fetch_add(&c->video, 1) == 0) c->first_video_ts = b->timestamp_us;
+    } else if (b->type == MINIAV_BUFFER_TYPE_AUDIO && b->data.audio.frame_count == 480) {
+        if (atomic_fetch_add(&c->audio, 1) == 0) c->first_audio_ts = b->timestamp_us;
+    }
+    MiniAV_ReleaseBuffer(b->internal_handle);
+}
+
+static void test_screen_with_audio(void) {
+    setenv("PULSE_SERVER", "unix:/nonexistent/miniav-test-api", 1); /* no real sound server here */
+    MiniAVScreenContextHandle s;
+    MiniAV_Screen_CreateContext(&s);
+    MiniAVVideoFormatInfo f = {320, 240, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0};
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(s, "test-pattern", &f), MINIAV_SUCCESS);
+    MiniAVAudioInfo audio = {48000, 2, MINIAV_AUDIO_FORMAT_F32, 480};
+    av_count c = {0};
+    int64_t t0 = MiniAV_GetTimeUs();
+    CHECK_EQ_INT(MiniAV_Screen_StartCapture(s, count_av, &c, &audio), MINIAV_SUCCESS);
+    WAIT_FOR(atomic_load(&c.video) >= 3 && atomic_load(&c.audio) >= 5, 3000);
+    CHECK_EQ_INT(MiniAV_Screen_StopCapture(s), MINIAV_SUCCESS);
+    CHECK(atomic_load(&c.video) >= 3);
+    CHECK(atomic_load(&c.audio) >= 5);
+    /* One clock: both started within a few hundred ms of t0. */
+    CHECK(c.first_video_ts >= t0 - 1000 && c.first_video_ts < t0 + 500000);
+    CHECK(c.first_audio_ts >= t0 - 1000 && c.first_audio_ts < t0 + 500000);
+    int after = atomic_load(&c.audio);
+    sleep_ms(50);
+    CHECK_EQ_INT(atomic_load(&c.audio), after); /* the audio stopped with the screen */
+    /* Without any system loopback target: a clear NOT_SUPPORTED, and the screen is not left running. */
+    unsetenv("MINIAV_FAKE_DEVICES");
+    CHECK_EQ_INT(MiniAV_Screen_StartCapture(s, count_av, &c, &audio), MINIAV_ERROR_NOT_SUPPORTED);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "loopback") != NULL);
+    CHECK_EQ_INT(MiniAV_Screen_StopCapture(s), MINIAV_ERROR_NOT_RUNNING);
+    setenv("MINIAV_FAKE_DEVICES", "1", 1);
+    MiniAV_Screen_DestroyContext(s);
+    unsetenv("PULSE_SERVER");
 }
 
 static void test_backends_and_log(void) {
@@ -235,6 +281,7 @@ int main(void) {
     test_bad_audio_arguments();
     test_lifecycle_errors();
     test_screen();
+    test_screen_with_audio();
     test_backends_and_log();
     test_dynamic_library();
     TEST_DONE();

@@ -118,6 +118,7 @@ struct miniav_stream {
     MiniAVStreamOptions options;
 
     MiniAVScreenOptions screen_options;
+    struct MiniAVLoopbackContext *audio_companion;  /* screen + system audio (screen_api.c) */
 
     miniav_pool *pool;         /* shared with late releases; see buffer_pool.c */
     uint64_t sequence;         /* capture thread only */

@@ -42,8 +42,50 @@ MiniAVResultCode MiniAV_Screen_CreateContext(MiniAVScreenContextHandle *context)
     return miniav_stream_create(SCREEN, (miniav_stream **)context);
 }
 
+/* Screen + system audio: a loopback stream of the system mix, started and stopped with
+ * the screen stream, delivering through the same callback. Both use the one clock, so
+ * the application lines them up by timestamp. */
+static void stop_audio_companion(miniav_stream *s) {
+    if (!s->audio_companion) return;
+    MiniAV_Loopback_DestroyContext(s->audio_companion); /* stops it first; held buffers stay valid */
+    s->audio_companion = NULL;
+}
+
+static MiniAVResultCode start_audio_companion(miniav_stream *s, MiniAVBufferCallback callback, void *user,
+                                              const MiniAVAudioInfo *format) {
+    MiniAVDeviceInfo *targets;
+    uint32_t n;
+    MiniAVResultCode r = MiniAV_Loopback_EnumerateTargets(MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO, &targets, &n);
+    if (r) return r;
+    if (n == 0) {
+        MiniAV_FreeDeviceList(targets, n);
+        return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED,
+                           "screen capture with audio needs system audio loopback, and no loopback backend here offers it "
+                           "(on Linux: a PulseAudio or PipeWire server)");
+    }
+    char id[256];
+    miniav_copy_string(id, sizeof id, targets[0].device_id); /* the backends' priority order: the real system mix first */
+    MiniAV_FreeDeviceList(targets, n);
+    MiniAVLoopbackContextHandle audio;
+    r = MiniAV_Loopback_CreateContext(&audio);
+    if (r) return r;
+    r = MiniAV_Loopback_Configure(audio, id, format);
+    if (!r) r = MiniAV_Loopback_StartCapture(audio, callback, user);
+    if (r) {
+        char why[512];
+        miniav_copy_string(why, sizeof why, MiniAV_GetLastErrorMessage());
+        MiniAV_Loopback_DestroyContext(audio);
+        return miniav_fail(r, "system audio for the screen stream (%s): %s", id, why);
+    }
+    s->audio_companion = audio;
+    return MINIAV_SUCCESS;
+}
+
 MiniAVResultCode MiniAV_Screen_DestroyContext(MiniAVScreenContextHandle context) {
     miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    stop_audio_companion(&context->base);
     return miniav_stream_destroy((miniav_stream *)context, SCREEN);
 }
 
@@ -113,14 +155,22 @@ MiniAVResultCode MiniAV_Screen_StartCapture(MiniAVScreenContextHandle context, M
     miniav_clear_error();
     MiniAVResultCode r = miniav_stream_check(context, SCREEN);
     if (r) return r;
-    if (optional_audio_format_for_loopback)
-        return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED,
-                           "screen capture with audio needs a loopback backend paired with the screen backend '%s'; none is built yet",
-                           context->base.backend ? context->base.backend->name : "?");
-    return miniav_stream_start(&context->base, SCREEN, callback, user_data);
+    r = miniav_stream_start(&context->base, SCREEN, callback, user_data);
+    if (r || !optional_audio_format_for_loopback) return r;
+    r = start_audio_companion(&context->base, callback, user_data, optional_audio_format_for_loopback);
+    if (r) {
+        char why[512];
+        miniav_copy_string(why, sizeof why, MiniAV_GetLastErrorMessage());
+        miniav_stream_stop(&context->base, SCREEN);
+        return miniav_fail(r, "%s", why);
+    }
+    return MINIAV_SUCCESS;
 }
 
 MiniAVResultCode MiniAV_Screen_StopCapture(MiniAVScreenContextHandle context) {
     miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    stop_audio_companion(&context->base);
     return miniav_stream_stop((miniav_stream *)context, SCREEN);
 }

@@ -268,6 +268,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
                            InstanceMethod("configure", &NativeStream::Configure),
                            InstanceMethod("setOptions", &NativeStream::SetOptions),
                            InstanceMethod("setScreenOptions", &NativeStream::SetScreenOptions),
+                           InstanceMethod("setScreenAudio", &NativeStream::SetScreenAudio),
                            InstanceMethod("start", &NativeStream::Start),
                            InstanceMethod("stop", &NativeStream::Stop),
                            InstanceMethod("drainNow", &NativeStream::DrainNow),
@@ -382,6 +383,21 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return env.Undefined();
   }
 
+  // setScreenAudio({ sampleRate, channels, sampleFormat, bufferFrames } | null): the
+  // system mix joins the screen stream at start (same callback, same clock).
+  Napi::Value SetScreenAudio(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (type_ != MINIAV_DEVICE_TYPE_SCREEN) throw MakeError(env, MINIAV_ERROR_NOT_SUPPORTED, "screen audio belongs to screen streams");
+    screen_audio_ = info.Length() > 0 && info[0].IsObject();
+    if (screen_audio_) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      screen_audio_format_ = MiniAVAudioInfo{U32(o, "sampleRate"), U32(o, "channels"), static_cast<MiniAVAudioFormat>(U32(o, "sampleFormat")),
+                                             U32(o, "bufferFrames")};
+    }
+    return env.Undefined();
+  }
+
   // setScreenOptions({ cursor: 0 none | 1 composite | 2 metadata, skipUnchanged: boolean })
   Napi::Value SetScreenOptions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -422,7 +438,8 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     switch (type_) {
       case MINIAV_DEVICE_TYPE_CAMERA: r = MiniAV_Camera_StartCapture(static_cast<MiniAVCameraContextHandle>(ctx_), OnBuffer, this); break;
       case MINIAV_DEVICE_TYPE_SCREEN:
-        r = MiniAV_Screen_StartCapture(static_cast<MiniAVScreenContextHandle>(ctx_), OnBuffer, this, nullptr);
+        r = MiniAV_Screen_StartCapture(static_cast<MiniAVScreenContextHandle>(ctx_), OnBuffer, this,
+                                       screen_audio_ ? &screen_audio_format_ : nullptr);
         break;
       case MINIAV_DEVICE_TYPE_AUDIO: r = MiniAV_Audio_StartCapture(static_cast<MiniAVAudioContextHandle>(ctx_), OnBuffer, this); break;
       default: r = MiniAV_Loopback_StartCapture(static_cast<MiniAVLoopbackContextHandle>(ctx_), OnBuffer, this); break;
@@ -767,6 +784,8 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   bool env_gone_ = false;
   bool force_copy_ = false;
   bool drop_oldest_ = false;
+  bool screen_audio_ = false;
+  MiniAVAudioInfo screen_audio_format_{};
   size_t max_queued_ = 2;
   MiniAVStats final_stats_{};
   Napi::FunctionReference on_frame_, on_event_, on_more_;

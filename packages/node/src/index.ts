@@ -94,19 +94,17 @@ export const screen: ScreenAPI = {
   getSupportedFormats: async (displayId) => native.formats(DEVICE_TYPE.screen, deviceIdArg('displayId', displayId)) as VideoFormat[],
   async open(target: ScreenTarget, options?: ScreenOpenOptions): Promise<VideoStream> {
     const opts = objectOrEmpty('options', options);
-    if (opts.audio)
-      throw new MiniAVError(
-        'MINIAV_ERROR_NOT_SUPPORTED',
-        'screen capture with audio needs a loopback backend paired with the screen backend; none is built for this platform yet. ' +
-          'Open loopback.open() beside the screen stream: both use the same clock.',
-      );
+    if (opts.audio !== undefined && typeof opts.audio !== 'boolean' && (typeof opts.audio !== 'object' || opts.audio === null))
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'audio must be true, false, or audio options ({ sampleRate, channels, sampleFormat, bufferFrames })');
+    const audioArgs = opts.audio ? audioFormatArgs(opts.audio === true ? {} : opts.audio) : null;
     const cursor = opts.cursor === undefined ? 0 : CURSOR_MODES.indexOf(opts.cursor);
     if (cursor < 0) throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `cursor must be one of: ${CURSOR_MODES.join(', ')}`);
     if (opts.skipUnchanged !== undefined && typeof opts.skipUnchanged !== 'boolean')
       throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'skipUnchanged must be true or false');
-    return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts, (ns) =>
-      ns.setScreenOptions({ cursor, skipUnchanged: opts.skipUnchanged === true }),
-    );
+    return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts, (ns) => {
+      ns.setScreenOptions({ cursor, skipUnchanged: opts.skipUnchanged === true });
+      ns.setScreenAudio(audioArgs);
+    });
   },
 };
 

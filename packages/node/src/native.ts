@@ -93,6 +93,7 @@ export interface NativeStreamTarget {
 export interface NativeStream {
   configure(target: NativeStreamTarget, format: Record<string, number>): NativeVideoFormat | NativeAudioFormat;
   setScreenOptions(options: { cursor: number; skipUnchanged: boolean }): void;
+  setScreenAudio(format: Record<string, number> | null): void;
   setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string }): void;
   start(
     onFrame: (frame: NativeFrame) => void,

@@ -55,7 +55,8 @@ test('bad sizes, formats and rates', async () => {
   await assert.rejects(aopen({ bufferFrames: 96001, sampleRate: 48000 }), code('MINIAV_ERROR_INVALID_ARG'));
   await assert.rejects(screen.open({ region: { display: 'test-pattern', x: 1900, y: 0, width: 100, height: 100 } }), code('MINIAV_ERROR_INVALID_ARG'));
   await assert.rejects(screen.open({ region: { display: 'test-pattern', x: 0, y: 0, width: 0, height: 100 } }), code('MINIAV_ERROR_INVALID_ARG'));
-  await assert.rejects(screen.open('test-pattern', { audio: true }), code('MINIAV_ERROR_NOT_SUPPORTED'));
+  await assert.rejects(screen.open('test-pattern', { audio: 'loud' }), code('MINIAV_ERROR_INVALID_ARG'));
+  await assert.rejects(screen.open('test-pattern', { audio: { sampleFormat: 'f64' } }), code('MINIAV_ERROR_FORMAT_NOT_SUPPORTED'));
   await assert.rejects(loopback.enumerateTargets({ type: 'planet' }), code('MINIAV_ERROR_INVALID_ARG'));
 });
 

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { audio, loopback } from '../dist/index.js';
-import { closeLater, frequency, recordSeconds } from './helpers.mjs';
+import { audio, loopback, screen, now } from '../dist/index.js';
+import { closeLater, frequency, recordSeconds, waitFor } from './helpers.mjs';
 
 const ready = Boolean(process.env.PULSE_SERVER);
 const why = 'no PULSE_SERVER: start scripts/rigs/pulse.sh';
@@ -41,4 +41,33 @@ pulseTest('system loopback hears a tone played into the default sink', async (t)
   const { samples, sampleRate } = await recordSeconds(stream, 0.6);
   const hz = frequency(samples.slice(Math.floor(sampleRate * 0.1)), sampleRate);
   assert.ok(Math.abs(hz - 880) < 2, `measured ${hz} Hz`);
+});
+
+test('screen + audio: the X screen and the system mix in one stream, on one clock', { skip: ready && process.env.DISPLAY ? false : 'needs the X11 and PulseAudio rigs' }, async (t) => {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  const module = execFileSync('pactl', ['load-module', 'module-sine', `sink=${process.env.MINIAV_RIG_PULSE_SINK}`, 'frequency=550'], { env, encoding: 'utf8' }).trim();
+  t.after(() => execFileSync('pactl', ['unload-module', module], { env }));
+  const stream = closeLater(t, await screen.open('x11:root', { frameRate: 30, audio: { sampleFormat: 'f32', channels: 1 } }));
+  const video = [];
+  const samples = [];
+  let firstAudio = null;
+  const t0 = now();
+  stream.on('frame', (f) => {
+    if (f.type === 'video') video.push({ ts: f.timestampUs, w: f.video.width });
+    else {
+      firstAudio ??= f.timestampUs;
+      for (const v of f.audio.data) samples.push(v);
+    }
+    f.release();
+  });
+  await stream.start();
+  await waitFor(() => video.length >= 10 && samples.length >= 48000 * 0.5, 10000, 'video and audio');
+  await stream.stop();
+  assert.ok(video.every((v) => v.w === 1920));
+  const hz = frequency(samples.slice(4800), 48000);
+  assert.ok(Math.abs(hz - 550) < 2, `measured ${hz} Hz`);
+  // One clock: both streams' first timestamps lie just after start().
+  assert.ok(video[0].ts >= t0 && video[0].ts - t0 < 200000, `video ${video[0].ts - t0} µs after start`);
+  assert.ok(firstAudio >= t0 - 100000 && firstAudio - t0 < 300000, `audio ${firstAudio - t0} µs after start`);
 });

@@ -93,7 +93,11 @@ export interface AudioOpenOptions extends StreamOptions {
 export type CursorMode = 'none' | 'composite' | 'metadata';
 
 export interface ScreenOpenOptions extends VideoOpenOptions {
-  /** Add the system's loopback audio to the stream (same clock). */
+  /**
+   * Add the system's sound (the mix of the default output) to the stream: its frames
+   * (type 'audio') arrive with the video frames, on the same clock. Checked at start():
+   * MINIAV_ERROR_NOT_SUPPORTED where no loopback backend offers system audio.
+   */
   audio?: boolean | AudioOpenOptions;
   /** The pointer: left out (default), drawn into the frame, or described in `frame.video.cursor`. */
   cursor?: CursorMode;
