@@ -496,6 +496,8 @@ static void on_stream_state(pa_stream *p, void *user) {
     pulse_capture *cap = user;
     pa_stream_state_t state = libpulse.pa_stream_get_state(p);
     libpulse.pa_threaded_mainloop_signal(cap->conn.loop, 0);
+    if (state == PA_STREAM_READY && cap->target.watch == PULSE_WATCH_SOURCE)
+        cap->target.watch_index = libpulse.pa_stream_get_device_index(p); /* also after following a new default */
     /* Before start returns, start itself reports a failure. */
     if (cap->streaming && (state == PA_STREAM_FAILED || state == PA_STREAM_TERMINATED))
         end_capture(cap, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, cap->target.what, "is gone (its stream was closed by the server)");
@@ -508,15 +510,97 @@ static void on_context_state(pa_context *context, void *user) {
         end_capture(cap, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, cap->target.what, "is gone: the PulseAudio server connection was lost");
 }
 
-static void on_server_event(pa_context *context, pa_subscription_event_type_t event, uint32_t index, void *user) {
+static MiniAVResultCode open_record(pulse_capture *cap, const char *source);
+
+/* Drops the current record stream without an event (its state callback is detached first). */
+static void close_record(pulse_capture *cap) {
+    if (!cap->record) return;
+    libpulse.pa_stream_set_read_callback(cap->record, NULL, NULL);
+    libpulse.pa_stream_set_state_callback(cap->record, NULL, NULL);
+    libpulse.pa_stream_set_overflow_callback(cap->record, NULL, NULL);
+    if (libpulse.pa_stream_get_state(cap->record) == PA_STREAM_READY) libpulse.pa_stream_disconnect(cap->record);
+    libpulse.pa_stream_unref(cap->record);
+    cap->record = NULL;
+}
+
+/* The system mix follows the default output: when it changes (or the output being
+ * recorded goes away and another becomes the default), record the new one's monitor.
+ * Samples go on counting; the switch's gap is measured on the clock like an overflow. */
+static void on_default_sink(pa_context *context, const pa_server_info *info, void *user) {
     (void)context;
     pulse_capture *cap = user;
-    if ((event & PA_SUBSCRIPTION_EVENT_TYPE_MASK) != PA_SUBSCRIPTION_EVENT_REMOVE || index != cap->target.watch_index) return;
+    if (!cap->streaming || cap->ended) return;
+    bool lost = cap->target.watch_index == PA_INVALID_INDEX; /* the recorded monitor was removed */
+    if (!info || !info->default_sink_name || !*info->default_sink_name || !strcmp(info->default_sink_name, cap->target.sink_name)) {
+        if (lost) end_capture(cap, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, cap->target.what, "is gone, and there is no other default output");
+        return;
+    }
+    char monitor[300];
+    snprintf(monitor, sizeof monitor, "%s.monitor", info->default_sink_name);
+    miniav_log(MINIAV_LOG_LEVEL_INFO, "pulse: system audio follows the default output to '%s'", info->default_sink_name);
+    miniav_copy_string(cap->target.sink_name, sizeof cap->target.sink_name, info->default_sink_name);
+    miniav_copy_string(cap->target.source_name, sizeof cap->target.source_name, monitor);
+    snprintf(cap->target.what, sizeof cap->target.what, "system audio (%s)", info->default_sink_name);
+    close_record(cap);
+    cap->overflowed = cap->anchored; /* measure the gap at the first data of the new stream */
+    if (open_record(cap, monitor)) end_capture(cap, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST, cap->target.what, MiniAV_GetLastErrorMessage());
+}
+
+static void on_server_event(pa_context *context, pa_subscription_event_type_t event, uint32_t index, void *user) {
+    pulse_capture *cap = user;
+    if (!cap->streaming) return;
+    pa_subscription_event_type_t type = event & PA_SUBSCRIPTION_EVENT_TYPE_MASK;
     pa_subscription_event_type_t facility = event & PA_SUBSCRIPTION_EVENT_FACILITY_MASK;
+    if (cap->target.follow_default_sink && facility == PA_SUBSCRIPTION_EVENT_SERVER && type == PA_SUBSCRIPTION_EVENT_CHANGE) {
+        pa_operation *op = libpulse.pa_context_get_server_info(context, on_default_sink, cap);
+        if (op) libpulse.pa_operation_unref(op);
+        return;
+    }
+    if (type != PA_SUBSCRIPTION_EVENT_REMOVE || index != cap->target.watch_index) return;
     pa_subscription_event_type_t watched =
         cap->target.watch == PULSE_WATCH_SINK_INPUT ? PA_SUBSCRIPTION_EVENT_SINK_INPUT : PA_SUBSCRIPTION_EVENT_SOURCE;
-    if (facility == watched && cap->streaming)
-        end_capture(cap, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, cap->target.what, "is gone (removed from the PulseAudio server)");
+    if (facility != watched) return;
+    if (cap->target.follow_default_sink) {
+        /* The server announces the new default after the removal: ask it, then decide. */
+        cap->target.watch_index = PA_INVALID_INDEX;
+        pa_operation *op = libpulse.pa_context_get_server_info(context, on_default_sink, cap);
+        if (op) libpulse.pa_operation_unref(op);
+        return;
+    }
+    end_capture(cap, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, cap->target.what, "is gone (removed from the PulseAudio server)");
+}
+
+/* Creates and connects the record stream for `source` (mainloop lock held); READY
+ * arrives through on_stream_state. */
+static MiniAVResultCode open_record(pulse_capture *cap, const char *source) {
+    const MiniAVAudioInfo *f = &cap->stream->audio;
+    pa_context *ctx = cap->conn.context;
+    /* The server converts to what was asked: format, rate and channels. */
+    pa_sample_spec spec = {f->format == MINIAV_AUDIO_FORMAT_F32 ? PA_SAMPLE_FLOAT32NE : PA_SAMPLE_S16NE, f->sample_rate,
+                           (uint8_t)f->channel_count};
+    pa_channel_map map;
+    libpulse.pa_channel_map_init_extend(&map, f->channel_count, PA_CHANNEL_MAP_DEFAULT); /* any count 1..8 */
+    cap->record = libpulse.pa_stream_new(ctx, "MiniAV capture", &spec, &map);
+    if (!cap->record)
+        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a PulseAudio record stream: %s",
+                           libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
+    if (cap->target.monitor_sink_input != PA_INVALID_INDEX &&
+        libpulse.pa_stream_set_monitor_stream(cap->record, cap->target.monitor_sink_input) < 0)
+        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot capture %s alone: %s", cap->target.what,
+                           libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
+    libpulse.pa_stream_set_state_callback(cap->record, on_stream_state, cap);
+    libpulse.pa_stream_set_read_callback(cap->record, on_readable, cap);
+    /* Documented for playback streams; registered so a server that reports record
+     * overflows gets its gap measured instead of hidden in the timestamps. */
+    libpulse.pa_stream_set_overflow_callback(cap->record, on_overflow, cap);
+    /* fragsize = one buffer: the server sends about a buffer at a time (ADJUST_LATENCY
+     * makes that the source's latency too). DONT_MOVE: a capture follows its device, and
+     * ends with it, instead of moving silently to another one. */
+    pa_buffer_attr attr = {(uint32_t)-1, (uint32_t)-1, (uint32_t)-1, (uint32_t)-1, f->buffer_frames * cap->bytes_per_frame};
+    if (libpulse.pa_stream_connect_record(cap->record, source, &attr, PA_STREAM_ADJUST_LATENCY | PA_STREAM_DONT_MOVE) < 0)
+        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot record from %s: %s", cap->target.what,
+                           libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
+    return MINIAV_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ capture: start/stop (application thread) */
@@ -538,42 +622,13 @@ MiniAVResultCode pulse_capture_start(pulse_capture *cap, miniav_stream *s) {
     libpulse.pa_threaded_mainloop_lock(cap->conn.loop);
     pa_context *ctx = cap->conn.context;
     libpulse.pa_context_set_state_callback(ctx, on_context_state, cap);
-    /* The server converts to what was asked: format, rate and channels. */
-    pa_sample_spec spec = {f->format == MINIAV_AUDIO_FORMAT_F32 ? PA_SAMPLE_FLOAT32NE : PA_SAMPLE_S16NE, f->sample_rate,
-                           (uint8_t)f->channel_count};
-    pa_channel_map map;
-    libpulse.pa_channel_map_init_extend(&map, f->channel_count, PA_CHANNEL_MAP_DEFAULT); /* any count 1..8 */
-    cap->record = libpulse.pa_stream_new(ctx, "MiniAV capture", &spec, &map);
-    if (!cap->record) {
-        r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a PulseAudio record stream: %s",
-                        libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
-        goto failed;
-    }
-    if (cap->target.monitor_sink_input != PA_INVALID_INDEX &&
-        libpulse.pa_stream_set_monitor_stream(cap->record, cap->target.monitor_sink_input) < 0) {
-        r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot capture %s alone: %s", cap->target.what,
-                        libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
-        goto failed;
-    }
-    libpulse.pa_stream_set_state_callback(cap->record, on_stream_state, cap);
-    libpulse.pa_stream_set_read_callback(cap->record, on_readable, cap);
-    /* Documented for playback streams; registered so a server that reports record
-     * overflows gets its gap measured instead of hidden in the timestamps. */
-    libpulse.pa_stream_set_overflow_callback(cap->record, on_overflow, cap);
+    r = open_record(cap, cap->target.source_name);
+    if (r) goto failed;
     libpulse.pa_context_set_subscribe_callback(ctx, on_server_event, cap);
-    pa_operation *op = libpulse.pa_context_subscribe(
-        ctx, cap->target.watch == PULSE_WATCH_SINK_INPUT ? PA_SUBSCRIPTION_MASK_SINK_INPUT : PA_SUBSCRIPTION_MASK_SOURCE, NULL, NULL);
+    pa_subscription_mask_t mask = cap->target.watch == PULSE_WATCH_SINK_INPUT ? PA_SUBSCRIPTION_MASK_SINK_INPUT : PA_SUBSCRIPTION_MASK_SOURCE;
+    if (cap->target.follow_default_sink) mask |= PA_SUBSCRIPTION_MASK_SERVER;
+    pa_operation *op = libpulse.pa_context_subscribe(ctx, mask, NULL, NULL);
     if (op) libpulse.pa_operation_unref(op);
-    /* fragsize = one buffer: the server sends about a buffer at a time (ADJUST_LATENCY
-     * makes that the source's latency too). DONT_MOVE: a capture follows its device, and
-     * ends with it, instead of moving silently to another one. */
-    pa_buffer_attr attr = {(uint32_t)-1, (uint32_t)-1, (uint32_t)-1, (uint32_t)-1, f->buffer_frames * cap->bytes_per_frame};
-    if (libpulse.pa_stream_connect_record(cap->record, cap->target.source_name, &attr,
-                                          PA_STREAM_ADJUST_LATENCY | PA_STREAM_DONT_MOVE) < 0) {
-        r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot record from %s: %s", cap->target.what,
-                        libpulse.pa_strerror(libpulse.pa_context_errno(ctx)));
-        goto failed;
-    }
     pa_stream_state_t state;
     while ((state = libpulse.pa_stream_get_state(cap->record)) == PA_STREAM_CREATING &&
            PA_CONTEXT_IS_GOOD(libpulse.pa_context_get_state(ctx)))
@@ -602,14 +657,7 @@ void pulse_capture_stop(pulse_capture *cap) {
     cap->streaming = false;
     libpulse.pa_context_set_subscribe_callback(cap->conn.context, NULL, NULL);
     libpulse.pa_context_set_state_callback(cap->conn.context, NULL, NULL);
-    if (cap->record) {
-        libpulse.pa_stream_set_read_callback(cap->record, NULL, NULL);
-        libpulse.pa_stream_set_state_callback(cap->record, NULL, NULL);
-        libpulse.pa_stream_set_overflow_callback(cap->record, NULL, NULL);
-        if (libpulse.pa_stream_get_state(cap->record) == PA_STREAM_READY) libpulse.pa_stream_disconnect(cap->record);
-        libpulse.pa_stream_unref(cap->record);
-        cap->record = NULL;
-    }
+    close_record(cap);
     libpulse.pa_threaded_mainloop_unlock(cap->conn.loop);
     pulse_disconnect(&cap->conn); /* joins the mainloop thread */
     if (cap->in_progress && cap->slot) miniav_stream_abandon(cap->stream, cap->slot);

@@ -107,6 +107,8 @@ typedef struct {
     pulse_watch watch;
     uint32_t watch_index;             /* index of the watched object; for WATCH_SOURCE, filled at start */
     char what[300];                   /* for messages: "source 'x'", "application 'y'" */
+    bool follow_default_sink;         /* the system mix: move to the new default output's monitor */
+    char sink_name[256];              /* with follow_default_sink: the sink whose monitor is recorded */
 } pulse_target;
 
 typedef struct {

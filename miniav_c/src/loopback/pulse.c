@@ -80,7 +80,11 @@ static MiniAVResultCode resolve_target(const char *id, pulse_target *target, uin
     if (!strcmp(id, SYSTEM_ID)) {
         sink = pulse_find_sink(&snap, snap.default_sink);
         if (!sink) r = miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "the PulseAudio server has no default output (sink) to capture");
-        else snprintf(target->what, sizeof target->what, "system audio (%s)", sink->description);
+        else {
+            snprintf(target->what, sizeof target->what, "system audio (%s)", sink->description);
+            target->follow_default_sink = true;
+            miniav_copy_string(target->sink_name, sizeof target->sink_name, sink->name);
+        }
     } else if (!strncmp(id, SINK_PREFIX, strlen(SINK_PREFIX))) {
         sink = pulse_find_sink(&snap, id + strlen(SINK_PREFIX));
         if (!sink) r = miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no PulseAudio output (sink) '%s'; list the loopback ids with "

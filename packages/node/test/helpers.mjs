@@ -82,3 +82,18 @@ export async function recordSeconds(stream, seconds) {
   await stream.stop();
   return { samples, buffers, sampleRate };
 }
+
+/** Amplitude of the `hz` component of a signal (Goertzel), about 0.5 for a sine of amplitude 0.5. */
+export function toneAmplitude(samples, rate, hz) {
+  const w = (2 * Math.PI * hz) / rate;
+  const coeff = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  for (const x of samples) {
+    const s0 = x + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+  return (2 * Math.sqrt(Math.max(power, 0))) / samples.length;
+}

@@ -2,9 +2,9 @@
 // default source miniav_mic = 660 Hz sine, default sink miniav_sink).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { audio, loopback, screen, now } from '../dist/index.js';
-import { closeLater, frequency, recordSeconds, waitFor } from './helpers.mjs';
+import { closeLater, frequency, recordSeconds, toneAmplitude, waitFor } from './helpers.mjs';
 
 const ready = Boolean(process.env.PULSE_SERVER);
 const why = 'no PULSE_SERVER: start scripts/rigs/pulse.sh';
@@ -70,4 +70,49 @@ test('screen + audio: the X screen and the system mix in one stream, on one cloc
   // One clock: both streams' first timestamps lie just after start().
   assert.ok(video[0].ts >= t0 && video[0].ts - t0 < 200000, `video ${video[0].ts - t0} µs after start`);
   assert.ok(firstAudio >= t0 - 100000 && firstAudio - t0 < 300000, `audio ${firstAudio - t0} µs after start`);
+});
+
+pulseTest('system loopback follows the default output when it changes', async (t) => {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  const pactl = (...args) => execFileSync('pactl', args, { env, encoding: 'utf8' }).trim();
+  const sink = process.env.MINIAV_RIG_PULSE_SINK;
+  const modules = [
+    pactl('load-module', 'module-null-sink', 'sink_name=miniav_sink_b', 'rate=48000', 'channels=2'),
+    pactl('load-module', 'module-sine', `sink=${sink}`, 'frequency=880'),
+    pactl('load-module', 'module-sine', 'sink=miniav_sink_b', 'frequency=330'),
+  ];
+  // A null sink's monitor only sends to a new recorder after up to 2 s unless a
+  // low-latency reader keeps it ticking (hardware sinks have no such delay).
+  const keepAlive = spawn('parec', ['-d', 'miniav_sink_b.monitor', '--latency-msec=10'], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+  t.after(() => {
+    keepAlive.kill();
+    pactl('set-default-sink', sink);
+    for (const m of modules.reverse()) pactl('unload-module', m);
+  });
+  const stream = closeLater(t, await loopback.open('pulse:system', { sampleFormat: 'f32', channels: 1 }));
+  const samples = [];
+  const seqs = [];
+  stream.on('frame', (f) => {
+    for (const v of f.audio.data) samples.push(v);
+    seqs.push(f.sequence);
+    f.release();
+  });
+  const ended = [];
+  stream.on('ended', (e) => ended.push(e));
+  await stream.start();
+  await waitFor(() => samples.length >= 48000 * 0.5, 10000, 'audio from the first output');
+  const before = frequency(samples.slice(4800), 48000);
+  pactl('set-default-sink', 'miniav_sink_b');
+  const mark = samples.length;
+  await waitFor(() => samples.length >= mark + 48000 * 0.8, 10000, 'audio after the switch');
+  await stream.stop();
+  // The server moves streams that played on the old default along with it, so the
+  // 880 Hz tone may follow too: what proves the switch is the 330 Hz tone of the new output.
+  const first = samples.slice(4800, mark);
+  const second = samples.slice(mark + 4800);
+  assert.ok(Math.abs(before - 880) < 2, `before: ${before} Hz`);
+  assert.ok(toneAmplitude(first, 48000, 330) < 0.02, 'no 330 Hz before the switch');
+  assert.ok(toneAmplitude(second, 48000, 330) > 0.2, `330 Hz after the switch: ${toneAmplitude(second, 48000, 330)}`);
+  assert.deepEqual(ended.filter((e) => e.reason !== 'stopped'), [], 'the stream went on');
 });
