@@ -296,6 +296,18 @@ MINIAV_API MiniAVResultCode MiniAV_SetBackend(MiniAVDeviceType type, const char 
 /* Comma-separated names of the backends compiled in for a type, available or not. */
 MINIAV_API const char *MiniAV_GetBackendNames(MiniAVDeviceType type);
 
+/* Device lists that update: the callback hears of every device (screen: display or
+ * window; loopback: target) that appears or goes away, on a library thread. The first
+ * list counts as the starting point, not as additions. Polls the backends' enumeration
+ * every interval_ms (0 = 1000). */
+typedef enum { MINIAV_DEVICE_ADDED = 1, MINIAV_DEVICE_REMOVED = 2 } MiniAVDeviceEvent;
+typedef void (*MiniAVDeviceCallback)(MiniAVDeviceEvent event, const MiniAVDeviceInfo *device, void *user_data);
+typedef struct MiniAVDeviceWatch *MiniAVDeviceWatchHandle;
+MINIAV_API MiniAVResultCode MiniAV_WatchDevices(MiniAVDeviceType type, uint32_t interval_ms, MiniAVDeviceCallback callback,
+                                                void *user_data, MiniAVDeviceWatchHandle *watch_out);
+/* No callback runs after it returns. */
+MINIAV_API MiniAVResultCode MiniAV_UnwatchDevices(MiniAVDeviceWatchHandle watch);
+
 /* ------------------------------------------------------------------ camera */
 
 MINIAV_API MiniAVResultCode MiniAV_Camera_EnumerateDevices(MiniAVDeviceInfo **devices, uint32_t *count);

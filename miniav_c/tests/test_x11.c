@@ -62,6 +62,31 @@ static void window_close(test_window *w) {
     waitpid(w->pid, NULL, 0);
 }
 
+/* ------------------------------------------------------------------ device events */
+
+typedef struct {
+    pthread_mutex_t lock;
+    char added[16][256], removed[16][256];
+    int n_added, n_removed;
+} watch_log;
+
+static void on_device(MiniAVDeviceEvent e, const MiniAVDeviceInfo *d, void *user) {
+    watch_log *wl = user;
+    pthread_mutex_lock(&wl->lock);
+    if (e == MINIAV_DEVICE_ADDED && wl->n_added < 16) snprintf(wl->added[wl->n_added++], 256, "%s", d->device_id);
+    if (e == MINIAV_DEVICE_REMOVED && wl->n_removed < 16) snprintf(wl->removed[wl->n_removed++], 256, "%s", d->device_id);
+    pthread_mutex_unlock(&wl->lock);
+}
+
+static bool watch_saw(watch_log *wl, MiniAVDeviceEvent e, const char *id) {
+    bool found = false;
+    pthread_mutex_lock(&wl->lock);
+    int n = e == MINIAV_DEVICE_ADDED ? wl->n_added : wl->n_removed;
+    for (int i = 0; i < n; i++) found |= !strcmp(e == MINIAV_DEVICE_ADDED ? wl->added[i] : wl->removed[i], id);
+    pthread_mutex_unlock(&wl->lock);
+    return found;
+}
+
 /* ------------------------------------------------------------------ a stream that keeps its latest frame */
 
 typedef struct {
@@ -160,6 +185,19 @@ int main(int argc, char **argv) {
         }
     CHECK(x11_displays >= 1);
     MiniAV_FreeDeviceList(devs, n);
+
+    /* Device lists that update: a window that appears and goes away. */
+    MiniAVDeviceWatchHandle watch;
+    watch_log wl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    CHECK_EQ_INT(MiniAV_WatchDevices(MINIAV_DEVICE_TYPE_SCREEN, 20, on_device, &wl, &watch), MINIAV_SUCCESS);
+    test_window brief;
+    CHECK(window_open(&brief, "miniav brief", "ffffff", 10, 10, 50, 50));
+    WAIT_FOR(watch_saw(&wl, MINIAV_DEVICE_ADDED, brief.id), 3000);
+    CHECK(watch_saw(&wl, MINIAV_DEVICE_ADDED, brief.id));
+    window_close(&brief);
+    WAIT_FOR(watch_saw(&wl, MINIAV_DEVICE_REMOVED, brief.id), 3000);
+    CHECK(watch_saw(&wl, MINIAV_DEVICE_REMOVED, brief.id));
+    CHECK_EQ_INT(MiniAV_UnwatchDevices(watch), MINIAV_SUCCESS);
 
     test_window a, b;
     CHECK(window_open(&a, "miniav red", "cc3300", 100, 100, 400, 300));

@@ -29,6 +29,7 @@ namespace {
 struct AddonData {
   Napi::FunctionReference error_class;  // MiniAVError, injected by the TS layer
   Napi::FunctionReference stream_ctor;
+  Napi::FunctionReference watch_ctor;
   bool force_copy = false;
 };
 
@@ -797,6 +798,75 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   std::atomic<uint64_t> queue_dropped_{0};
 };
 
+// watchDevices(type, intervalMs, callback(event: 'added' | 'removed', device)) -> {
+// close() }. Device events come on a library thread and go to JavaScript through a
+// thread-safe function that does not keep the process alive.
+struct DeviceEventData {
+  MiniAVDeviceEvent event;
+  MiniAVDeviceInfo device;
+};
+
+class DeviceWatch : public Napi::ObjectWrap<DeviceWatch> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "DeviceWatch", {InstanceMethod("close", &DeviceWatch::Close)});
+  }
+
+  explicit DeviceWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceWatch>(info) {
+    Napi::Env env = info.Env();
+    MiniAVDeviceType type = TypeArg(info, 0);
+    uint32_t interval = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+    if (info.Length() < 3 || !info[2].IsFunction()) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "a listener function is needed");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "miniav-devices", 0, 1);
+    tsfn_.Unref(env);
+    MiniAVResultCode r = MiniAV_WatchDevices(type, interval, &DeviceWatch::OnDevice, this, &watch_);
+    if (r != MINIAV_SUCCESS) {
+      std::string msg = MiniAV_GetLastErrorMessage();
+      tsfn_.Release();
+      throw MakeError(env, r, msg);
+    }
+    env_ = env;
+    napi_add_env_cleanup_hook(env, &DeviceWatch::EnvCleanup, this);
+  }
+
+  ~DeviceWatch() override { Stop(); }
+
+ private:
+  static void OnDevice(MiniAVDeviceEvent event, const MiniAVDeviceInfo* device, void* user) {
+    auto* self = static_cast<DeviceWatch*>(user);
+    auto* data = new DeviceEventData{event, *device};
+    if (self->tsfn_.NonBlockingCall(data, [](Napi::Env env, Napi::Function fn, DeviceEventData* d) {
+          if (env != nullptr) fn.Call({Napi::String::New(env, d->event == MINIAV_DEVICE_ADDED ? "added" : "removed"), DeviceToJs(env, d->device)});
+          delete d;
+        }) != napi_ok)
+      delete data;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  void Stop() {
+    if (!watch_) return;
+    MiniAV_UnwatchDevices(watch_);  // joins: no OnDevice after this
+    watch_ = nullptr;
+    tsfn_.Release();
+    if (!env_gone_) napi_remove_env_cleanup_hook(env_, &DeviceWatch::EnvCleanup, this);
+  }
+
+  static void EnvCleanup(void* arg) {
+    auto* self = static_cast<DeviceWatch*>(arg);
+    self->env_gone_ = true;
+    self->Stop();
+  }
+
+  MiniAVDeviceWatchHandle watch_ = nullptr;
+  Napi::ThreadSafeFunction tsfn_;
+  napi_env env_ = nullptr;
+  bool env_gone_ = false;
+};
+
 // releaseBuffer(handle: bigint, buffers: ArrayBuffer[]): detaches the views, then
 // hands the buffer back. Works after the stream is closed.
 Napi::Value ReleaseBuffer(const Napi::CallbackInfo& info) {
@@ -821,6 +891,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);
   data->stream_ctor = Napi::Persistent(NativeStream::Define(env));
   exports.Set("NativeStream", data->stream_ctor.Value());
+  data->watch_ctor = Napi::Persistent(DeviceWatch::Define(env));
+  exports.Set("DeviceWatch", data->watch_ctor.Value());
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion));
   exports.Set("now", Napi::Function::New(env, Now));

@@ -17,6 +17,7 @@ import {
   type ScreenOpenOptions,
   type ScreenTarget,
   type StreamOptions,
+  type WatchDevices,
   type VideoFormat,
   type VideoOpenOptions,
   type VideoStream,
@@ -44,6 +45,17 @@ async function enumerate(type: DeviceType, extra = 0): Promise<DeviceInfo[]> {
   return native.enumerate(DEVICE_TYPE[type], extra).map(toDevice);
 }
 
+function watcher(type: DeviceType): WatchDevices {
+  return (listener, options) => {
+    if (typeof listener !== 'function') throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'watchDevices expects a listener function');
+    const interval = objectOrEmpty('options', options).intervalMs ?? 1000;
+    if (!Number.isInteger(interval) || interval < 10 || interval > 3_600_000)
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `intervalMs must be a whole number of milliseconds from 10 to 3600000 (got ${String(interval)})`);
+    const watch = new native.DeviceWatch(DEVICE_TYPE[type], interval, (event, device) => listener({ type: event, device: toDevice(device) }));
+    return () => watch.close();
+  };
+}
+
 function openStream<F extends VideoFormat | AudioFormat>(
   type: DeviceType,
   target: NativeStreamTarget,
@@ -65,6 +77,7 @@ function openStream<F extends VideoFormat | AudioFormat>(
 }
 
 export const camera: CameraAPI = {
+  watchDevices: watcher('camera'),
   enumerateDevices: () => enumerate('camera'),
   getSupportedFormats: async (deviceId) => native.formats(DEVICE_TYPE.camera, deviceIdArg('deviceId', deviceId)) as VideoFormat[],
   async open(deviceId: string, options?: VideoOpenOptions): Promise<VideoStream> {
@@ -89,6 +102,7 @@ function screenTarget(target: ScreenTarget): NativeStreamTarget {
 }
 
 export const screen: ScreenAPI = {
+  watchDevices: watcher('screen'),
   enumerateDisplays: () => enumerate('screen', 0),
   enumerateWindows: () => enumerate('screen', 1),
   getSupportedFormats: async (displayId) => native.formats(DEVICE_TYPE.screen, deviceIdArg('displayId', displayId)) as VideoFormat[],
@@ -109,6 +123,7 @@ export const screen: ScreenAPI = {
 };
 
 export const audio: AudioAPI = {
+  watchDevices: watcher('audio'),
   enumerateDevices: () => enumerate('audio'),
   getSupportedFormats: async (deviceId) => native.formats(DEVICE_TYPE.audio, deviceIdArg('deviceId', deviceId)) as AudioFormat[],
   async open(deviceId: string, options?: AudioOpenOptions): Promise<AudioStream> {
@@ -120,6 +135,7 @@ export const audio: AudioAPI = {
 const LOOPBACK_FILTER = { system: 1, process: 2, window: 3, device: 4 } as const;
 
 export const loopback: LoopbackAPI = {
+  watchDevices: watcher('loopback'),
   async enumerateTargets(options?: LoopbackEnumerateOptions): Promise<DeviceInfo[]> {
     const type = objectOrEmpty('options', options).type;
     if (type !== undefined && !(type in LOOPBACK_FILTER))

@@ -110,6 +110,7 @@ export interface NativeStream {
 
 export interface NativeBinding {
   NativeStream: new (type: number) => NativeStream;
+  DeviceWatch: new (type: number, intervalMs: number, listener: (event: 'added' | 'removed', device: NativeDevice) => void) => { close(): void };
   init(errorClass: typeof MiniAVError, forceCopy: boolean): void;
   getVersion(): string;
   now(): number;

@@ -116,3 +116,18 @@ pulseTest('system loopback follows the default output when it changes', async (t
   assert.ok(toneAmplitude(second, 48000, 330) > 0.2, `330 Hz after the switch: ${toneAmplitude(second, 48000, 330)}`);
   assert.deepEqual(ended.filter((e) => e.reason !== 'stopped'), [], 'the stream went on');
 });
+
+pulseTest('loopback targets appear and go away as events', async (t) => {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  const changes = [];
+  const stop = loopback.watchDevices((c) => changes.push(c), { intervalMs: 50 });
+  t.after(stop);
+  const module = execFileSync('pactl', ['load-module', 'module-null-sink', 'sink_name=miniav_watch_sink'], { env, encoding: 'utf8' }).trim();
+  await waitFor(() => changes.some((c) => c.type === 'added' && c.device.id === 'pulse:sink:miniav_watch_sink'), 5000, 'added event');
+  execFileSync('pactl', ['unload-module', module], { env });
+  await waitFor(() => changes.some((c) => c.type === 'removed' && c.device.id === 'pulse:sink:miniav_watch_sink'), 5000, 'removed event');
+  const added = changes.find((c) => c.type === 'added' && c.device.id === 'pulse:sink:miniav_watch_sink');
+  assert.equal(added.device.type, 'loopback');
+  assert.equal(added.device.backend, 'pulse');
+});

@@ -207,3 +207,15 @@ x11Test('bad window ids, regions, sizes and options give clear errors', async ()
   await assert.rejects(screen.open('x11:root', { pixelFormat: 'nv12' }), code('MINIAV_ERROR_FORMAT_NOT_SUPPORTED'));
   await assert.rejects(screen.open('x11:root', { cursor: 'sparkle' }), code('MINIAV_ERROR_INVALID_ARG'));
 });
+
+x11Test('windows that appear and go away are reported as device changes', async (t) => {
+  const changes = [];
+  const stop = screen.watchDevices((c) => changes.push(c), { intervalMs: 50 });
+  t.after(stop);
+  const win = await openWindow(t, 'miniav watched', '123456', 30, 30, 60, 60);
+  await waitFor(() => changes.some((c) => c.type === 'added' && c.device.id === win.id), 5000, 'added event');
+  assert.equal(changes.find((c) => c.device.id === win.id).device.name, 'miniav watched');
+  await win.close();
+  await waitFor(() => changes.some((c) => c.type === 'removed' && c.device.id === win.id), 5000, 'removed event');
+  assert.throws(() => screen.watchDevices(() => {}, { intervalMs: 1 }), (e) => e instanceof MiniAVError && e.code === 'MINIAV_ERROR_INVALID_ARG');
+});

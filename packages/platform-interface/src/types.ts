@@ -240,13 +240,28 @@ export interface VideoStream extends CaptureStream<VideoFormat> {
 
 export type AudioStream = CaptureStream<AudioFormat>;
 
+export interface DeviceChange {
+  type: 'added' | 'removed';
+  device: DeviceInfo;
+}
+
+export interface DeviceWatchOptions {
+  /** How often the device lists are compared, where the platform does not notify (default 1000 ms). */
+  intervalMs?: number;
+}
+
+/** Listens for devices (screens: displays and windows; loopback: targets) that appear or go away. Returns a function that stops listening. */
+export type WatchDevices = (listener: (change: DeviceChange) => void, options?: DeviceWatchOptions) => () => void;
+
 export interface CameraAPI {
+  watchDevices: WatchDevices;
   enumerateDevices(): Promise<DeviceInfo[]>;
   getSupportedFormats(deviceId: string): Promise<VideoFormat[]>;
   open(deviceId: string, options?: VideoOpenOptions): Promise<VideoStream>;
 }
 
 export interface ScreenAPI {
+  watchDevices: WatchDevices;
   enumerateDisplays(): Promise<DeviceInfo[]>;
   enumerateWindows(): Promise<DeviceInfo[]>;
   getSupportedFormats(displayId: string): Promise<VideoFormat[]>;
@@ -254,12 +269,14 @@ export interface ScreenAPI {
 }
 
 export interface AudioAPI {
+  watchDevices: WatchDevices;
   enumerateDevices(): Promise<DeviceInfo[]>;
   getSupportedFormats(deviceId: string): Promise<AudioFormat[]>;
   open(deviceId: string, options?: AudioOpenOptions): Promise<AudioStream>;
 }
 
 export interface LoopbackAPI {
+  watchDevices: WatchDevices;
   enumerateTargets(options?: LoopbackEnumerateOptions): Promise<DeviceInfo[]>;
   getSupportedFormats(targetId: string): Promise<AudioFormat[]>;
   open(targetId: string, options?: AudioOpenOptions): Promise<AudioStream>;
