@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Audio input benchmark: the rig's paced microphone (PulseAudio source miniav_mic, a
+// 660 Hz sine) at 48 kHz stereo s16 in 10 ms buffers into JavaScript, MiniAV next to
+// the two ways Node programs record audio today: parec and ffmpeg -f pulse piped in.
+// Usage: node bench/audio.mjs [--seconds N] [--soak SECONDS]
+// Uses PULSE_SERVER when set; otherwise starts the PulseAudio rig (scripts/rigs/pulse.sh,
+// RIG_DIR=/tmp/miniav-bench-pulse) and stops it at the end.
+// --soak S: MiniAV only, for S seconds (e.g. 300), reporting lost samples.
+// Prints a table and the targets, and writes bench/out/audio-results.json
+// (bench/out/audio-soak-results.json for --soak).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensurePulseServer, serverName } from './lib/audio-rig.mjs';
+import { measureMiniAVAudio, BUFFER_FRAMES, CHANNELS, RATE } from './lib/audio-miniav.mjs';
+import { measurePipeAudio } from './lib/audio-pipe.mjs';
+import { formatTable, machineInfo } from './lib/report.mjs';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = join(BENCH_DIR, '..');
+const OUT_DIR = join(BENCH_DIR, 'out');
+const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';
+const PAREC = process.env.PAREC ?? 'parec';
+const PAUSE_BETWEEN_CASES_MS = 500;
+const FIRST_SAMPLE_MAX_MS = 30; // MiniAV: first sample in the handler <= 30 ms after start()
+
+const children = new Set();
+let rig = null;
+
+function parseArgs(argv) {
+  let seconds = 10;
+  let soak = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--seconds') seconds = Number(argv[++i]);
+    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
+    else if (a === '--soak') soak = Number(argv[++i]);
+    else if (a.startsWith('--soak=')) soak = Number(a.slice('--soak='.length));
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/audio.mjs [--seconds N] [--soak SECONDS]   (default 10 s per case; --soak: MiniAV only)');
+      process.exit(0);
+    } else throw new Error(`unknown argument: ${a}`);
+  }
+  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
+  if (!(soak >= 0 && soak <= 3600)) throw new Error('--soak must be in [0, 3600]');
+  return { seconds, soak };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const progress = (s) => process.stderr.write(`${s}\n`);
+
+function cleanup() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rig?.stop();
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+async function runCase(name, id, fn) {
+  progress(`# ${name} ...`);
+  try {
+    return { name, id, ...(await fn()) };
+  } catch (e) {
+    progress(`  failed: ${e?.stack ?? e}`);
+    return { name, id, error: String(e?.message ?? e) };
+  }
+}
+
+const fmt = (v) => (v === null || v === undefined ? '-' : String(v));
+const COLUMNS = [
+  ['case', (r) => r.name],
+  ['reads', (r) => r.buffers],
+  ['gap p50 ms', (r) => r.gapP50Ms],
+  ['gap p99 ms', (r) => r.gapP99Ms],
+  ['gap max ms', (r) => r.gapMaxMs],
+  ['CPU %', (r) => r.cpuPercent],
+  ['first data ms', (r) => r.firstDataMs],
+  ['lost buffers', (r) => fmt(r.lostBuffers)],
+  ['sine breaks', (r) => r.sineBreaks],
+  ['ts dev us', (r) => fmt(r.tsMaxDevUs)],
+  ['drift ppm', (r) => fmt(r.driftPpm)],
+];
+
+async function main() {
+  const { seconds, soak } = parseArgs(process.argv.slice(2));
+  rig = ensurePulseServer(REPO_DIR);
+  const server = serverName();
+  progress(`# server: ${server} at ${rig.server}${rig.startedRig ? ' (rig started for this run)' : ''}; source ${rig.mic}`);
+  const common = { mic: rig.mic, micHz: rig.micHz, serverPid: rig.serverPid, progress };
+
+  if (soak) {
+    const row = await runCase(`MiniAV soak ${soak} s`, 'miniav-soak', () => measureMiniAVAudio({ ...common, seconds: soak }));
+    console.log(formatTable([row], COLUMNS));
+    const lost = row.error ? null : row.lostBuffers;
+    console.log(
+      row.error
+        ? 'soak: FAILED'
+        : `\nsoak: ${row.buffers} buffers in ${row.wallS} s; lost buffers ${lost} (stats.dropped ${row.extra.statsBeforeStop.dropped}, sequence gaps ${row.extra.sequenceGaps}); sine breaks ${row.sineBreaks}; ` +
+            `samples ${row.extra.frames} of ~${row.extra.framesExpected} expected; drift vs clock ${row.extra.driftMs} ms (${row.driftPpm} ppm) -> ${lost === 0 && row.sineBreaks === 0 ? 'no lost samples' : 'SAMPLES LOST'}`,
+    );
+    mkdirSync(OUT_DIR, { recursive: true });
+    writeFileSync(join(OUT_DIR, 'audio-soak-results.json'), JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(), server, soakSeconds: soak, rows: [row] }, null, 2));
+    return;
+  }
+
+  const rows = [];
+  rows.push(await runCase('MiniAV -> JS', 'miniav', () => measureMiniAVAudio({ ...common, seconds })));
+  await sleep(PAUSE_BETWEEN_CASES_MS);
+  const parecArgs = [`--device=${rig.mic}`, '--format=s16le', `--rate=${RATE}`, `--channels=${CHANNELS}`, '--latency-msec=10', '--raw'];
+  rows.push(await runCase('parec -> pipe -> JS', 'parec', () => measurePipeAudio({ ...common, command: PAREC, args: parecArgs, seconds, children })));
+  await sleep(PAUSE_BETWEEN_CASES_MS);
+  const ffArgs = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'pulse', '-fragment_size', String(BUFFER_FRAMES * CHANNELS * 2), '-i', rig.mic,
+    '-f', 's16le', '-ac', String(CHANNELS), '-ar', String(RATE), 'pipe:1'];
+  rows.push(await runCase('ffmpeg -f pulse -> pipe -> JS', 'ffmpeg', () => measurePipeAudio({ ...common, command: FFMPEG, args: ffArgs, seconds, children })));
+
+  console.log(formatTable(rows, COLUMNS));
+  const split = rows
+    .filter((r) => !r.error && r.extra)
+    .map((r) => `${r.name}: ${r.extra.childCpuPercent !== undefined ? `child ${r.extra.childCpuPercent} % + reader ${r.extra.readerCpuPercent} %` : `bench process ${r.cpuPercent} %`}` +
+      (r.extra.serverCpuPercent !== null && r.extra.serverCpuPercent !== undefined ? `; server ${r.extra.serverCpuPercent} %` : ''))
+    .join('\n');
+  console.log(`\nCPU split (100 % = one core):\n${split}`);
+
+  const [m, p] = [rows.find((r) => r.id === 'miniav'), rows.find((r) => r.id === 'parec')];
+  const ok = (r) => r && !r.error;
+  const targets = [];
+  if (ok(m) && ok(p)) {
+    targets.push({ target: 'p99 gap no worse than parec', met: m.gapP99Ms <= p.gapP99Ms, detail: `MiniAV ${m.gapP99Ms} ms vs parec ${p.gapP99Ms} ms` });
+    targets.push({ target: `first sample <= ${FIRST_SAMPLE_MAX_MS} ms after start()`, met: m.firstDataMs <= FIRST_SAMPLE_MAX_MS, detail: `${m.firstDataMs} ms` });
+    targets.push({ target: 'CPU no more than parec + its reader', met: m.cpuPercent <= p.cpuPercent, detail: `MiniAV ${m.cpuPercent} % vs parec+reader ${p.cpuPercent} %` });
+    targets.push({
+      target: 'no lost samples',
+      met: m.lostBuffers === 0 && m.sineBreaks === 0,
+      detail: `lost buffers ${m.lostBuffers} (dropped ${m.extra.statsBeforeStop.dropped}, sequence gaps ${m.extra.sequenceGaps}), sine breaks ${m.sineBreaks}, drift ${m.driftPpm} ppm`,
+    });
+  } else targets.push({ target: 'all', met: false, detail: 'a row failed' });
+  console.log('\nTargets:');
+  for (const t of targets) console.log(`  [${t.met ? 'met' : 'NOT met'}] ${t.target}: ${t.detail}`);
+
+  mkdirSync(OUT_DIR, { recursive: true });
+  const out = join(OUT_DIR, 'audio-results.json');
+  writeFileSync(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(), server, source: rig.mic, seconds, format: { rate: RATE, channels: CHANNELS, sampleFormat: 's16', bufferFrames: BUFFER_FRAMES }, rows, targets }, null, 2),
+  );
+  progress(`# wrote ${out}`);
+}
+
+main()
+  .catch((e) => {
+    progress(e?.stack ?? String(e));
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());
