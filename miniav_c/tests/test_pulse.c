@@ -1,7 +1,7 @@
 /* PulseAudio backends against the project's rig (scripts/rigs/pulse.sh): the rig's
  * microphone (a 660 Hz sine of amplitude 0.5, the default source) measured in frequency
  * and amplitude; exact buffer sizes and sample-accurate timestamps; loopback of the system
- * mix and of one application alone (tones played with `pactl load-module module-sine`);
+ * mix and of one application alone (tones played by pacat clients, so PipeWire's pulse server works too);
  * a captured application that goes away; bad ids and formats.
  * usage: test_pulse   (exit 77 = skipped: no PULSE_SERVER) */
 #define _GNU_SOURCE
@@ -12,7 +12,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *mic_name, *sink_name;
 static double mic_hz;
@@ -157,17 +160,52 @@ static void finish(kind k, void *ctx, recorder *rec) {
 
 /* ------------------------------------------------------------------ pactl: tones in the rig's sink */
 
-static int load_sine(unsigned hz) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "pactl load-module module-sine sink=%s frequency=%u", sink_name, hz);
-    FILE *p = popen(cmd, "r");
-    int module = -1;
-    if (p) {
-        if (fscanf(p, "%d", &module) != 1) module = -1;
-        pclose(p);
+/* A tone in the rig's sink, played by an ordinary client (pacat) rather than a server
+ * module, so the test runs the same on PulseAudio and on PipeWire's pulse server (which
+ * has no module-sine). The client's name says the frequency ("miniav tone 500 Hz").
+ * Returns the player's pid, or -1. */
+static int play_tone(unsigned hz) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/miniav-test-tone-%u-%d.raw", hz, (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    for (uint32_t i = 0; i < 48000 * 20; i++) { /* 20 s: longer than any test using it */
+        float v = (float)(0.5 * sin(6.283185307179586 * (double)((i * (uint64_t)hz) % 48000) / 48000.0));
+        fwrite(&v, sizeof v, 1, f);
     }
-    if (module < 0) fprintf(stderr, "'%s' failed: is pactl (pulseaudio-utils) installed?\n", cmd);
-    return module;
+    fclose(f);
+    char name[64];
+    snprintf(name, sizeof name, "--client-name=miniav tone %u Hz", hz);
+    char device[300];
+    snprintf(device, sizeof device, "--device=%s", sink_name);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("pacat", "pacat", "--playback", "--raw", "--format=float32le", "--rate=48000", "--channels=1", device, name, path, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0) return -1;
+    /* Wait until the server lists it as a playing application. */
+    for (int i = 0; i < 150; i++) {
+        MiniAVDeviceInfo *devs;
+        uint32_t n;
+        bool found = false;
+        if (!MiniAV_Loopback_EnumerateTargets(MINIAV_LOOPBACK_TARGET_PROCESS, &devs, &n)) {
+            for (uint32_t k = 0; k < n; k++) found |= strstr(devs[k].name, name + strlen("--client-name=")) != NULL;
+            MiniAV_FreeDeviceList(devs, n);
+        }
+        if (found) return (int)pid;
+        sleep_ms(20);
+    }
+    fprintf(stderr, "pacat playing %u Hz never appeared (is pulseaudio-utils installed?)\n", hz);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void stop_tone(int pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
 }
 
 /* Loads any module (arguments in `args`), returns its index or -1. */
@@ -281,9 +319,9 @@ static void test_microphone(MiniAVAudioFormat format, uint32_t rate, uint32_t ch
 
 static void test_system_loopback(void) {
     static recorder rec;
-    int module = load_sine(880);
-    CHECK(module >= 0);
-    if (module < 0) return;
+    int tone = play_tone(880);
+    CHECK(tone > 0);
+    if (tone <= 0) return;
     void *ctx = record(LOOPBACK, "pulse:system", MINIAV_AUDIO_FORMAT_F32, 48000, 2, 0, &rec, 1.2);
     if (ctx) {
         unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
@@ -293,15 +331,15 @@ static void test_system_loopback(void) {
         CHECK(amp > 0.3);
         finish(LOOPBACK, ctx, &rec);
     }
-    unload(module);
+    stop_tone(tone);
 }
 
 /* Two applications play 500 Hz and 1300 Hz; capturing one hears it alone. Then it stops,
  * and the stream ends with DEVICE_LOST. */
 static void test_app_loopback(void) {
     static recorder rec;
-    int module_a = load_sine(500), module_b = load_sine(1300);
-    CHECK(module_a >= 0 && module_b >= 0);
+    int tone_a = play_tone(500), tone_b = play_tone(1300);
+    CHECK(tone_a > 0 && tone_b > 0);
     char id_a[256], id_b[256];
     find_app("500 Hz", id_a, sizeof id_a);
     find_app("1300 Hz", id_b, sizeof id_b);
@@ -326,8 +364,8 @@ static void test_app_loopback(void) {
             CHECK(fabs(hz - 500) <= 2);
             CHECK(own > 0.3 && other < 0.01);
             /* The application goes away while captured. */
-            unload(module_a);
-            module_a = -1;
+            stop_tone(tone_a);
+            tone_a = -1;
             WAIT_FOR(atomic_load(&rec.ended), 3000);
             CHECK_EQ_INT(atomic_load(&rec.ended), 1);
             CHECK_EQ_INT(rec.ended_code, MINIAV_ERROR_DEVICE_LOST);
@@ -339,8 +377,8 @@ static void test_app_loopback(void) {
             MiniAV_Loopback_DestroyContext(lb);
         }
     }
-    unload(module_a);
-    unload(module_b);
+    stop_tone(tone_a);
+    stop_tone(tone_b);
 }
 
 /* A microphone unplugged while captured: a second source over the rig's feed, removed. */

@@ -97,3 +97,40 @@ export function toneAmplitude(samples, rate, hz) {
   const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
   return (2 * Math.sqrt(Math.max(power, 0))) / samples.length;
 }
+
+/**
+ * Plays a sine (amplitude 0.5, 48 kHz mono) into a PulseAudio sink through an ordinary
+ * client (pacat), which works on PulseAudio and on PipeWire's pulse server alike.
+ * Resolves once the server lists the player; `stop()` ends it.
+ */
+export async function playTone(sink, hz, { seconds = 20 } = {}) {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const samples = new Float32Array(48000 * seconds);
+  for (let i = 0; i < samples.length; i++) samples[i] = 0.5 * Math.sin((2 * Math.PI * ((i * hz) % 48000)) / 48000);
+  const file = join(tmpdir(), `miniav-tone-${hz}-${process.pid}-${Date.now()}.raw`);
+  writeFileSync(file, new Uint8Array(samples.buffer));
+  const env = { ...process.env };
+  delete env.LD_PRELOAD; // a plain program, also in the ASan test run
+  const name = `miniav tone ${hz} Hz`;
+  const player = spawn('pacat', ['--playback', '--raw', '--format=float32le', '--rate=48000', '--channels=1', `--device=${sink}`, `--client-name=${name}`, file], {
+    env,
+    stdio: 'ignore',
+  });
+  const { loopback } = await import('../dist/index.js');
+  const end = Date.now() + 5000;
+  for (;;) {
+    const apps = await loopback.enumerateTargets({ type: 'process' });
+    if (apps.some((a) => a.name.includes(name))) break;
+    if (Date.now() > end) throw new Error(`pacat playing ${hz} Hz never appeared`);
+    await sleep(20);
+  }
+  return {
+    stop() {
+      player.kill();
+      rmSync(file, { force: true });
+    },
+  };
+}

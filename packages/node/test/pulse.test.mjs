@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { audio, loopback, screen, now } from '../dist/index.js';
-import { closeLater, frequency, recordSeconds, toneAmplitude, waitFor } from './helpers.mjs';
+import { closeLater, frequency, playTone, recordSeconds, toneAmplitude, waitFor } from './helpers.mjs';
 
 const ready = Boolean(process.env.PULSE_SERVER);
 const why = 'no PULSE_SERVER: start scripts/rigs/pulse.sh';
@@ -32,11 +32,8 @@ pulseTest('the rig microphone is listed as the default input and sounds at its f
 pulseTest('system loopback hears a tone played into the default sink', async (t) => {
   const targets = await loopback.enumerateTargets({ type: 'system' });
   assert.ok(targets.some((d) => d.id === 'pulse:system'));
-  // pactl is a plain program: without the sanitizer preload of the ASan test run (it hangs under it).
-  const env = { ...process.env };
-  delete env.LD_PRELOAD;
-  const module = execFileSync('pactl', ['load-module', 'module-sine', `sink=${process.env.MINIAV_RIG_PULSE_SINK}`, 'frequency=880'], { env, encoding: 'utf8' }).trim();
-  t.after(() => execFileSync('pactl', ['unload-module', module], { env }));
+  const tone = await playTone(process.env.MINIAV_RIG_PULSE_SINK, 880);
+  t.after(() => tone.stop());
   const stream = closeLater(t, await loopback.open('pulse:system', { sampleFormat: 's16', channels: 2 }));
   const { samples, sampleRate } = await recordSeconds(stream, 0.6);
   const hz = frequency(samples.slice(Math.floor(sampleRate * 0.1)), sampleRate);
@@ -44,10 +41,8 @@ pulseTest('system loopback hears a tone played into the default sink', async (t)
 });
 
 test('screen + audio: the X screen and the system mix in one stream, on one clock', { skip: ready && process.env.DISPLAY ? false : 'needs the X11 and PulseAudio rigs' }, async (t) => {
-  const env = { ...process.env };
-  delete env.LD_PRELOAD;
-  const module = execFileSync('pactl', ['load-module', 'module-sine', `sink=${process.env.MINIAV_RIG_PULSE_SINK}`, 'frequency=550'], { env, encoding: 'utf8' }).trim();
-  t.after(() => execFileSync('pactl', ['unload-module', module], { env }));
+  const tone = await playTone(process.env.MINIAV_RIG_PULSE_SINK, 550);
+  t.after(() => tone.stop());
   const stream = closeLater(t, await screen.open('x11:root', { frameRate: 30, audio: { sampleFormat: 'f32', channels: 1 } }));
   const video = [];
   const samples = [];
@@ -77,16 +72,14 @@ pulseTest('system loopback follows the default output when it changes', async (t
   delete env.LD_PRELOAD;
   const pactl = (...args) => execFileSync('pactl', args, { env, encoding: 'utf8' }).trim();
   const sink = process.env.MINIAV_RIG_PULSE_SINK;
-  const modules = [
-    pactl('load-module', 'module-null-sink', 'sink_name=miniav_sink_b', 'rate=48000', 'channels=2'),
-    pactl('load-module', 'module-sine', `sink=${sink}`, 'frequency=880'),
-    pactl('load-module', 'module-sine', 'sink=miniav_sink_b', 'frequency=330'),
-  ];
+  const modules = [pactl('load-module', 'module-null-sink', 'sink_name=miniav_sink_b', 'rate=48000', 'channels=2')];
+  const tones = [await playTone(sink, 880), await playTone('miniav_sink_b', 330)];
   // A null sink's monitor only sends to a new recorder after up to 2 s unless a
   // low-latency reader keeps it ticking (hardware sinks have no such delay).
   const keepAlive = spawn('parec', ['-d', 'miniav_sink_b.monitor', '--latency-msec=10'], { env, stdio: ['ignore', 'ignore', 'ignore'] });
   t.after(() => {
     keepAlive.kill();
+    for (const tone of tones) tone.stop();
     pactl('set-default-sink', sink);
     for (const m of modules.reverse()) pactl('unload-module', m);
   });
