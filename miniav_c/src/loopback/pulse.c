@@ -1,8 +1,8 @@
 /* PulseAudio loopback: what the outputs play.
  *
  * Target ids:
- *   "pulse:system"              the system mix = the default sink's monitor, looked up
- *                               again at every start (the default may change)
+ *   "pulse:system"              the system mix = the default sink's monitor; when the
+ *                               default output changes mid-stream the capture follows it
  *   "pulse:sink:<sink name>"    one output's monitor
  *   "pulse:app:<sink input>"    one playing stream alone: a record stream on its sink's
  *                               monitor, restricted to it with pa_stream_set_monitor_stream
