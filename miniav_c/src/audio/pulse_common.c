@@ -345,20 +345,11 @@ MiniAVResultCode pulse_format_list(uint32_t native_rate, MiniAVAudioInfo **forma
 
 MiniAVResultCode pulse_resolve_format(miniav_stream *s, uint32_t native_rate, uint32_t native_channels) {
     MiniAVAudioInfo f = s->requested_audio;
-    if (!f.sample_rate) f.sample_rate = native_rate >= MIN_RATE && native_rate <= MAX_RATE ? native_rate : 48000;
-    if (!f.channel_count) f.channel_count = native_channels >= 1 && native_channels <= MAX_CHANNELS ? native_channels : 2;
-    if (f.format == MINIAV_AUDIO_FORMAT_UNKNOWN) f.format = MINIAV_AUDIO_FORMAT_F32;
-    if (f.sample_rate < MIN_RATE || f.sample_rate > MAX_RATE)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "sample rate %u Hz is outside 8000..192000 Hz; PulseAudio resamples to any rate in that range",
-                           f.sample_rate);
-    if (f.channel_count > MAX_CHANNELS)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u channels: the pulse backend gives 1 to 8", f.channel_count);
-    if (f.format != MINIAV_AUDIO_FORMAT_F32 && f.format != MINIAV_AUDIO_FORMAT_S16)
-        return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "sample format '%s': the pulse backend gives f32 or s16",
-                           MiniAV_AudioFormatName(f.format));
-    if (!f.buffer_frames) f.buffer_frames = f.sample_rate / 100; /* 10 ms */
-    if (f.buffer_frames > f.sample_rate)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u frames per buffer is more than one second at %u Hz", f.buffer_frames, f.sample_rate);
+    /* PulseAudio resamples and remixes to anything in range: the device's own is the default. */
+    MiniAVResultCode r = miniav_resolve_audio_format(&f, native_rate >= MIN_RATE && native_rate <= MAX_RATE ? native_rate : 48000,
+                                                     native_channels >= 1 && native_channels <= MAX_CHANNELS ? native_channels : 2,
+                                                     "the pulse backend");
+    if (r) return r;
     s->audio = f;
     return MINIAV_SUCCESS;
 }

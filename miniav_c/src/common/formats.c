@@ -165,3 +165,18 @@ MiniAVResultCode miniav_resolve_frame_rate(MiniAVVideoFormatInfo *f, uint32_t de
     }
     return MINIAV_SUCCESS;
 }
+
+MiniAVResultCode miniav_resolve_audio_format(MiniAVAudioInfo *f, uint32_t default_rate, uint32_t default_channels, const char *who) {
+    if (!f->sample_rate) f->sample_rate = default_rate;
+    if (!f->channel_count) f->channel_count = default_channels;
+    if (f->format == MINIAV_AUDIO_FORMAT_UNKNOWN) f->format = MINIAV_AUDIO_FORMAT_F32;
+    if (f->sample_rate < 8000 || f->sample_rate > 192000)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "sample rate %u Hz is outside %s's 8000..192000 Hz", f->sample_rate, who);
+    if (f->channel_count > 8) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u channels: %s gives 1 to 8", f->channel_count, who);
+    if (f->format != MINIAV_AUDIO_FORMAT_F32 && f->format != MINIAV_AUDIO_FORMAT_S16)
+        return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "sample format '%s': %s gives f32 or s16", MiniAV_AudioFormatName(f->format), who);
+    if (!f->buffer_frames) f->buffer_frames = f->sample_rate / 100; /* 10 ms */
+    if (f->buffer_frames > f->sample_rate)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u frames per buffer is more than one second at %u Hz", f->buffer_frames, f->sample_rate);
+    return MINIAV_SUCCESS;
+}

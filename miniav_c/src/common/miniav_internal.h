@@ -197,6 +197,12 @@ bool miniav_pacer_wait(miniav_pacer *p, const atomic_bool *stop);
  * unlimited (*period_us = 0). */
 MiniAVResultCode miniav_resolve_frame_rate(MiniAVVideoFormatInfo *f, uint32_t default_fps, double *period_us);
 
+/* Fills the defaults of an audio request (default_rate, default_channels, f32, 10 ms
+ * buffers) and checks what every audio backend here gives: 8000..192000 Hz, 1..8
+ * channels, f32 or s16, at most one second per buffer. `who` names the backend in the
+ * messages ("the test pattern"). */
+MiniAVResultCode miniav_resolve_audio_format(MiniAVAudioInfo *f, uint32_t default_rate, uint32_t default_channels, const char *who);
+
 /* Sleeps until the absolute MiniAV time `deadline_us` or until *stop becomes true
  * (checked at least every 20 ms). Returns false when stopped. */
 bool miniav_sleep_until(int64_t deadline_us, const atomic_bool *stop);

@@ -95,20 +95,8 @@ static MiniAVResultCode audio_formats(const char *id, MiniAVAudioInfo **formats,
 
 static MiniAVResultCode configure(miniav_stream *s) {
     MiniAVAudioInfo f = s->requested_audio;
-    if (!f.sample_rate) f.sample_rate = 48000;
-    if (!f.channel_count) f.channel_count = 2;
-    if (f.format == MINIAV_AUDIO_FORMAT_UNKNOWN) f.format = MINIAV_AUDIO_FORMAT_F32;
-    if (f.sample_rate < 8000 || f.sample_rate > 192000)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "sample rate %u Hz is outside the test pattern's 8000..192000 Hz", f.sample_rate);
-    if (f.channel_count > 8)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u channels: the test pattern gives 1 to 8", f.channel_count);
-    if (f.format != MINIAV_AUDIO_FORMAT_F32 && f.format != MINIAV_AUDIO_FORMAT_S16)
-        return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "sample format '%s': the test pattern gives f32 or s16",
-                           MiniAV_AudioFormatName(f.format));
-    if (!f.buffer_frames) f.buffer_frames = f.sample_rate / 100; /* 10 ms */
-    if (f.buffer_frames > f.sample_rate)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%u frames per buffer is more than one second at %u Hz", f.buffer_frames,
-                           f.sample_rate);
+    MiniAVResultCode r = miniav_resolve_audio_format(&f, 48000, 2, "the test pattern");
+    if (r) return r;
     audio_state *st = calloc(1, sizeof *st);
     if (!st) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     st->bytes_per_frame = f.channel_count * miniav_audio_format_bytes(f.format);
