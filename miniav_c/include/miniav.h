@@ -143,6 +143,8 @@ typedef enum {
 
 /* ------------------------------------------------------------------ structs */
 
+#define MINIAV_MAX_PLANES 4
+
 typedef struct {
     char device_id[256];   /* stable, backend-specific */
     char name[256];        /* human-readable, UTF-8 */
@@ -169,6 +171,10 @@ typedef struct {
     uint32_t frame_rate_numerator;
     uint32_t frame_rate_denominator;
     MiniAVOutputPreference output_preference;
+    /* The driver's own code for the format where the platform has one (a V4L2 fourcc
+     * such as 'YUYV'), 0 otherwise. It names formats MiniAV has no pixel format for
+     * (pixel_format UNKNOWN): pass it back in Configure to choose such a format. */
+    uint32_t fourcc;
 } MiniAVVideoFormatInfo;
 
 typedef struct {
@@ -186,14 +192,25 @@ typedef struct {
     } TARGETHANDLE;
 } MiniAVLoopbackTargetInfo;
 
+/* A frame as DMA-BUF file descriptors (MINIAV_BUFFER_CONTENT_TYPE_GPU_DMABUF_FD), for
+ * import into EGL/Vulkan/VA-API. The descriptors belong to the stream and stay open
+ * until the buffer is released: dup() one to keep it longer. Planes of one buffer may
+ * share a descriptor at different offsets. */
+typedef struct {
+    uint32_t drm_fourcc;     /* DRM_FORMAT_* code of the layout (0 when DRM has none) */
+    uint64_t modifier;       /* DRM format modifier; 0 = linear */
+    uint32_t num_planes;
+    int fd[MINIAV_MAX_PLANES];
+    uint32_t offset[MINIAV_MAX_PLANES];
+    uint32_t stride[MINIAV_MAX_PLANES];
+} MiniAVDmaBufInfo;
+
 /* Pinhole camera model: pixels; distortion as OpenCV's k1 k2 p1 p2 k3. */
 typedef struct {
     int valid;
     double fx, fy, cx, cy;
     double distortion[5];
 } MiniAVCameraIntrinsics;
-
-#define MINIAV_MAX_PLANES 4
 
 typedef enum {
     MINIAV_CURSOR_NONE = 0,       /* no cursor in the frame (default) */
@@ -230,7 +247,9 @@ typedef struct {
             size_t plane_size_bytes[MINIAV_MAX_PLANES];
             void *native_gpu_shared_handle;
             void *native_gpu_texture_ptr;
-            int native_gpu_dmabuf_fd;
+            int native_gpu_dmabuf_fd;  /* dmabuf.fd[0] */
+            MiniAVDmaBufInfo dmabuf;   /* content type GPU_DMABUF_FD */
+            uint32_t fourcc;           /* as in MiniAVVideoFormatInfo */
             MiniAVCameraIntrinsics intrinsics;
             MiniAVCursorInfo cursor;   /* screens with MINIAV_CURSOR_METADATA */
         } video;
@@ -319,6 +338,50 @@ MINIAV_API MiniAVResultCode MiniAV_Camera_GetConfiguredFormat(MiniAVCameraContex
 MINIAV_API MiniAVResultCode MiniAV_Camera_StartCapture(MiniAVCameraContextHandle context, MiniAVBufferCallback callback, void *user_data);
 MINIAV_API MiniAVResultCode MiniAV_Camera_StopCapture(MiniAVCameraContextHandle context);
 MINIAV_API MiniAVResultCode MiniAV_Camera_SetIntrinsics(MiniAVCameraContextHandle context, const MiniAVCameraIntrinsics *intrinsics);
+
+/* Camera properties (brightness, exposure, focus, ...), one API for every platform.
+ * A property has a portable name where MiniAV knows the control: "brightness",
+ * "contrast", "saturation", "hue", "gamma", "sharpness", "gain", "exposure",
+ * "white-balance" (temperature, K), "focus", "zoom", "pan", "tilt",
+ * "backlight-compensation", "power-line-frequency". Other controls of the driver are
+ * listed under the driver's own name, lower case with '_' (as `v4l2-ctl -l` prints them).
+ * "Automatic" is part of the property (has_auto/is_auto), not a property of its own.
+ * The functions need a configured camera context. */
+typedef enum {
+    MINIAV_PROPERTY_TYPE_INTEGER = 0,
+    MINIAV_PROPERTY_TYPE_BOOLEAN = 1,
+    MINIAV_PROPERTY_TYPE_MENU = 2,    /* value is one of menu[].value */
+    MINIAV_PROPERTY_TYPE_BUTTON = 3   /* any set triggers an action; no value */
+} MiniAVPropertyType;
+
+#define MINIAV_PROPERTY_MAX_MENU 32
+
+typedef struct {
+    int64_t value;
+    char name[64];
+} MiniAVPropertyMenuItem;
+
+typedef struct {
+    char name[64];       /* what Get/Set take */
+    char label[64];      /* the driver's description ("Brightness") */
+    MiniAVPropertyType type;
+    int64_t min, max, step, default_value;
+    int64_t value;       /* when listed */
+    int has_auto;        /* SetPropertyAuto works */
+    int is_auto;         /* the device sets the value itself now */
+    int read_only;
+    int inactive;        /* no effect now (usually: automatic is on) */
+    uint32_t menu_count;
+    MiniAVPropertyMenuItem menu[MINIAV_PROPERTY_MAX_MENU];
+} MiniAVCameraProperty;
+
+/* Free the list with MiniAV_FreeFormatList. */
+MINIAV_API MiniAVResultCode MiniAV_Camera_ListProperties(MiniAVCameraContextHandle context, MiniAVCameraProperty **properties, uint32_t *count);
+/* is_auto may be NULL. */
+MINIAV_API MiniAVResultCode MiniAV_Camera_GetProperty(MiniAVCameraContextHandle context, const char *name, int64_t *value, int *is_auto);
+/* Setting a value turns automatic off for that property. */
+MINIAV_API MiniAVResultCode MiniAV_Camera_SetProperty(MiniAVCameraContextHandle context, const char *name, int64_t value);
+MINIAV_API MiniAVResultCode MiniAV_Camera_SetPropertyAuto(MiniAVCameraContextHandle context, const char *name, int enable);
 
 /* ------------------------------------------------------------------ screen */
 

@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     MiniAVPixelFormat fmt = argc > 4 ? MiniAV_PixelFormatFromName(argv[4]) : MINIAV_PIXEL_FORMAT_BGRA32;
     MiniAVCameraContextHandle cam;
     MiniAV_Camera_CreateContext(&cam);
-    MiniAVVideoFormatInfo f = {w, h, fmt, MINIAV_FRAME_RATE_UNLIMITED_NUMERATOR, MINIAV_FRAME_RATE_UNLIMITED_DENOMINATOR, 0};
+    MiniAVVideoFormatInfo f = {w, h, fmt, MINIAV_FRAME_RATE_UNLIMITED_NUMERATOR, MINIAV_FRAME_RATE_UNLIMITED_DENOMINATOR, 0, 0};
     if (MiniAV_Camera_Configure(cam, "test-pattern", &f)) {
         fprintf(stderr, "configure: %s\n", MiniAV_GetLastErrorMessage());
         return 1;

@@ -81,7 +81,7 @@ static MiniAVResultCode configure_camera(const char *id, MiniAVVideoFormatInfo f
 }
 
 static void test_bad_video_arguments(void) {
-    MiniAVVideoFormatInfo ok = {640, 480, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0};
+    MiniAVVideoFormatInfo ok = {640, 480, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0, 0};
     CHECK_EQ_INT(configure_camera("test-pattern", ok), MINIAV_SUCCESS);
     CHECK_EQ_INT(configure_camera("no-such-camera", ok), MINIAV_ERROR_DEVICE_NOT_FOUND);
     CHECK_EQ_INT(configure_camera("", ok), MINIAV_ERROR_INVALID_ARG);
@@ -130,7 +130,7 @@ static void test_lifecycle_errors(void) {
     CHECK_EQ_INT(MiniAV_Camera_CreateContext(&cam), MINIAV_SUCCESS);
     CHECK_EQ_INT(MiniAV_Camera_StartCapture(cam, NULL, NULL), MINIAV_ERROR_NOT_INITIALIZED);
     CHECK_EQ_INT(MiniAV_Camera_StopCapture(cam), MINIAV_ERROR_NOT_RUNNING);
-    MiniAVVideoFormatInfo f = {64, 64, MINIAV_PIXEL_FORMAT_I420, 60, 1, 0};
+    MiniAVVideoFormatInfo f = {64, 64, MINIAV_PIXEL_FORMAT_I420, 60, 1, 0, 0};
     CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_SUCCESS);
     CHECK(!strcmp(MiniAV_Stream_GetBackendName(cam), "test-pattern"));
     CHECK_EQ_INT(MiniAV_Camera_StartCapture(cam, NULL, NULL), MINIAV_SUCCESS);
@@ -198,7 +198,7 @@ static void test_screen_with_audio(void) {
     setenv("PULSE_SERVER", "unix:/nonexistent/miniav-test-api", 1); /* no real sound server here */
     MiniAVScreenContextHandle s;
     MiniAV_Screen_CreateContext(&s);
-    MiniAVVideoFormatInfo f = {320, 240, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0};
+    MiniAVVideoFormatInfo f = {320, 240, MINIAV_PIXEL_FORMAT_BGRA32, 30, 1, 0, 0};
     CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(s, "test-pattern", &f), MINIAV_SUCCESS);
     MiniAVAudioInfo audio = {48000, 2, MINIAV_AUDIO_FORMAT_F32, 480};
     av_count c = {0};

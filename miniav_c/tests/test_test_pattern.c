@@ -56,7 +56,7 @@ static void check_video(const MiniAVBuffer *b, void *user) {
 static void test_video_format(MiniAVPixelFormat fmt, uint32_t w, uint32_t h, int frames) {
     MiniAVCameraContextHandle cam;
     CHECK_EQ_INT(MiniAV_Camera_CreateContext(&cam), MINIAV_SUCCESS);
-    MiniAVVideoFormatInfo f = {w, h, fmt, 1, 0, MINIAV_OUTPUT_PREFERENCE_CPU};
+    MiniAVVideoFormatInfo f = {w, h, fmt, 1, 0, MINIAV_OUTPUT_PREFERENCE_CPU, 0};
     CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_SUCCESS);
     MiniAVVideoFormatInfo got;
     CHECK_EQ_INT(MiniAV_Camera_GetConfiguredFormat(cam, &got), MINIAV_SUCCESS);
@@ -93,7 +93,7 @@ static void test_layouts(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         MiniAVCameraContextHandle cam;
         MiniAV_Camera_CreateContext(&cam);
-        MiniAVVideoFormatInfo f = {100, 50, cases[i].f, 1, 0, MINIAV_OUTPUT_PREFERENCE_CPU};
+        MiniAVVideoFormatInfo f = {100, 50, cases[i].f, 1, 0, MINIAV_OUTPUT_PREFERENCE_CPU, 0};
         CHECK_EQ_INT(MiniAV_Camera_Configure(cam, "test-pattern", &f), MINIAV_SUCCESS);
         last_layout = NULL;
         MiniAV_Camera_StartCapture(cam, keep_layout, NULL);

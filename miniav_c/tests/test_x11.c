@@ -137,7 +137,7 @@ static MiniAVScreenContextHandle start_screen(latest_frame *lf, const char *id, 
     pthread_mutex_init(&lf->lock, NULL);
     MiniAVScreenContextHandle ctx;
     MiniAV_Screen_CreateContext(&ctx);
-    MiniAVVideoFormatInfo f = {0, 0, fmt, 60, 1, 0};
+    MiniAVVideoFormatInfo f = {0, 0, fmt, 60, 1, 0, 0};
     MiniAVResultCode r = kind == 0   ? MiniAV_Screen_ConfigureDisplay(ctx, id, &f)
                          : kind == 1 ? MiniAV_Screen_ConfigureWindow(ctx, id, &f)
                                      : MiniAV_Screen_ConfigureRegion(ctx, id, x, y, w, h, &f);
@@ -354,7 +354,7 @@ int main(int argc, char **argv) {
     CHECK_EQ_INT(r, MINIAV_ERROR_FORMAT_NOT_SUPPORTED);
     MiniAVScreenContextHandle ctx;
     MiniAV_Screen_CreateContext(&ctx);
-    MiniAVVideoFormatInfo scaled = {1280, 720, 0, 30, 1, 0};
+    MiniAVVideoFormatInfo scaled = {1280, 720, 0, 30, 1, 0, 0};
     CHECK_EQ_INT(MiniAV_Screen_ConfigureDisplay(ctx, "x11:root", &scaled), MINIAV_ERROR_NOT_SUPPORTED);
     MiniAV_Screen_DestroyContext(ctx);
     TEST_DONE();

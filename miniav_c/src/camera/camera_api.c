@@ -4,10 +4,16 @@
 #include <string.h>
 
 extern const miniav_backend miniav_test_pattern_camera;
+#ifdef MINIAV_HAVE_V4L2
+extern const miniav_backend miniav_v4l2_camera;
+#endif
 
 /* Priority order. Platform backends (v4l2, pipewire, mediafoundation, avfoundation)
  * go before the test pattern, which only answers to the id "test-pattern". */
 const miniav_backend *const miniav_camera_backends[] = {
+#ifdef MINIAV_HAVE_V4L2
+    &miniav_v4l2_camera,
+#endif
     &miniav_test_pattern_camera,
     NULL,
 };
@@ -67,4 +73,63 @@ MiniAVResultCode MiniAV_Camera_StartCapture(MiniAVCameraContextHandle context, M
 MiniAVResultCode MiniAV_Camera_StopCapture(MiniAVCameraContextHandle context) {
     miniav_clear_error();
     return miniav_stream_stop((miniav_stream *)context, CAMERA);
+}
+
+/* ------------------------------------------------------------------ properties */
+
+/* The configured stream, or a clear error. */
+static MiniAVResultCode property_stream(MiniAVCameraContextHandle context, const char *name, bool need_name, miniav_stream **out) {
+    MiniAVResultCode r = miniav_stream_check(context, CAMERA);
+    if (r) return r;
+    if (need_name && (!name || !*name))
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "property name is empty: use a name from MiniAV_Camera_ListProperties");
+    if (!context->base.configured)
+        return miniav_fail(MINIAV_ERROR_NOT_INITIALIZED, "configure the camera before reading or changing its properties");
+    *out = &context->base;
+    return MINIAV_SUCCESS;
+}
+
+static MiniAVResultCode no_properties(const miniav_stream *s, const char *name) {
+    return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "camera '%s' (%s backend) has no property '%s'", s->device_id, s->backend->name,
+                       name);
+}
+
+MiniAVResultCode MiniAV_Camera_ListProperties(MiniAVCameraContextHandle context, MiniAVCameraProperty **properties, uint32_t *count) {
+    miniav_clear_error();
+    if (!properties || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "properties and count must not be NULL");
+    *properties = NULL;
+    *count = 0;
+    miniav_stream *s;
+    MiniAVResultCode r = property_stream(context, NULL, false, &s);
+    if (r) return r;
+    return s->backend->list_properties ? s->backend->list_properties(s, properties, count) : MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Camera_GetProperty(MiniAVCameraContextHandle context, const char *name, int64_t *value, int *is_auto) {
+    miniav_clear_error();
+    if (!value) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "value must not be NULL");
+    miniav_stream *s;
+    MiniAVResultCode r = property_stream(context, name, true, &s);
+    if (r) return r;
+    int automatic = 0;
+    if (!s->backend->get_property) return no_properties(s, name);
+    r = s->backend->get_property(s, name, value, &automatic);
+    if (!r && is_auto) *is_auto = automatic;
+    return r;
+}
+
+MiniAVResultCode MiniAV_Camera_SetProperty(MiniAVCameraContextHandle context, const char *name, int64_t value) {
+    miniav_clear_error();
+    miniav_stream *s;
+    MiniAVResultCode r = property_stream(context, name, true, &s);
+    if (r) return r;
+    return s->backend->set_property ? s->backend->set_property(s, name, value) : no_properties(s, name);
+}
+
+MiniAVResultCode MiniAV_Camera_SetPropertyAuto(MiniAVCameraContextHandle context, const char *name, int enable) {
+    miniav_clear_error();
+    miniav_stream *s;
+    MiniAVResultCode r = property_stream(context, name, true, &s);
+    if (r) return r;
+    return s->backend->set_property_auto ? s->backend->set_property_auto(s, name, enable != 0) : no_properties(s, name);
 }

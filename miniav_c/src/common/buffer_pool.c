@@ -169,6 +169,24 @@ miniav_slot *miniav_stream_acquire(miniav_stream *s) {
     return found;
 }
 
+miniav_slot *miniav_stream_acquire_index(miniav_stream *s, uint32_t index) {
+    miniav_pool *pool = s->pool;
+    miniav_slot *found = NULL;
+    if (!pool || index >= pool->slot_count) return NULL;
+    pthread_mutex_lock(&buffer_lock);
+    if (pool->slots[index].state == MINIAV_SLOT_FREE) {
+        found = &pool->slots[index];
+        found->state = MINIAV_SLOT_FILLING;
+    }
+    pthread_mutex_unlock(&buffer_lock);
+    return found;
+}
+
+void miniav_stream_count_lost(miniav_stream *s, uint64_t n) {
+    atomic_fetch_add(&s->dropped, n);
+    s->sequence += n;
+}
+
 void miniav_stream_abandon(miniav_stream *s, miniav_slot *slot) {
     (void)s;
     pthread_mutex_lock(&buffer_lock);

@@ -92,6 +92,11 @@ typedef struct miniav_backend {
     MiniAVResultCode (*start)(miniav_stream *s);
     void (*stop)(miniav_stream *s);          /* joins the capture thread; no callbacks after */
     void (*destroy)(miniav_stream *s);       /* frees backend_data */
+    /* Camera properties on a configured stream; NULL = the device has none. */
+    MiniAVResultCode (*list_properties)(miniav_stream *s, MiniAVCameraProperty **out, uint32_t *count);
+    MiniAVResultCode (*get_property)(miniav_stream *s, const char *name, int64_t *value, int *is_auto);
+    MiniAVResultCode (*set_property)(miniav_stream *s, const char *name, int64_t value);
+    MiniAVResultCode (*set_property_auto)(miniav_stream *s, const char *name, bool enable);
 } miniav_backend;
 
 #define MINIAV_STREAM_MAGIC 0x4d415653u /* "MAVS" */
@@ -140,6 +145,12 @@ MiniAVResultCode miniav_stream_ensure_external_pool(miniav_stream *s, uint32_t c
 uint32_t miniav_stream_pool_size(const miniav_stream *s, uint32_t default_size);
 /* A free slot, or NULL (the frame is dropped and counted). Never blocks for long. */
 miniav_slot *miniav_stream_acquire(miniav_stream *s);
+/* The slot with this index if it is free (driver-owned buffers come back from the driver
+ * in their own order), else NULL; a NULL does not count a drop. */
+miniav_slot *miniav_stream_acquire_index(miniav_stream *s, uint32_t index);
+/* Counts n frames lost before they reached the core (a driver's own drops): they take
+ * sequence numbers, so buffer sequences show the gap. */
+void miniav_stream_count_lost(miniav_stream *s, uint64_t n);
 /* Gives a filled slot to the application: sets sequence, handle, intrinsics, calls back. */
 void miniav_stream_deliver(miniav_stream *s, miniav_slot *slot);
 /* Returns a slot that could not be filled. */

@@ -388,7 +388,7 @@ static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **fo
     if (!list) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     for (int f = 0; f < 2; f++)
         for (int k = 0; k < 2; k++)
-            list[f * 2 + k] = (MiniAVVideoFormatInfo){area.width, area.height, fmts[f], rates[k], 1, MINIAV_OUTPUT_PREFERENCE_CPU};
+            list[f * 2 + k] = (MiniAVVideoFormatInfo){area.width, area.height, fmts[f], rates[k], 1, MINIAV_OUTPUT_PREFERENCE_CPU, 0};
     *formats = list;
     *count = 4;
     return MINIAV_SUCCESS;

@@ -197,7 +197,7 @@ static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **fo
         for (size_t z = 0; z < sizeof listed_sizes / sizeof listed_sizes[0]; z++)
             for (size_t r = 0; r < sizeof listed_rates / sizeof listed_rates[0]; r++)
                 list[i++] = (MiniAVVideoFormatInfo){listed_sizes[z][0], listed_sizes[z][1], listed_formats[f], listed_rates[r], 1,
-                                                    MINIAV_OUTPUT_PREFERENCE_CPU};
+                                                    MINIAV_OUTPUT_PREFERENCE_CPU, 0};
     *formats = list;
     *count = (uint32_t)n;
     return MINIAV_SUCCESS;
