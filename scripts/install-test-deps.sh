@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing MiniAV needs on Debian/Ubuntu: a C/C++ toolchain,
-# CMake, the XCB and PulseAudio headers, Xvfb, PulseAudio and PipeWire for the rigs, ffmpeg (ffprobe checks the
-# CLI's files, and the benchmarks compare against it), and the npm packages.
+# CMake, the XCB and PulseAudio headers, Xvfb, PulseAudio and PipeWire for the rigs, QEMU +
+# Debian's kernel + static busybox for the V4L2 rig (a VM with the vivid driver) and
+# v4l-utils (v4l2-ctl, the tests' reference), ffmpeg (ffprobe checks the CLI's files, and
+# the benchmarks compare against it), and the npm packages.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +12,8 @@ bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make ffprobe:ffmpeg Xvfb:xvf
   pipewire:pipewire-bin pipewire-pulse:pipewire-pulse wireplumber:wireplumber dbus-daemon:dbus \
   /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
   /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
-  /usr/include/xcb/damage.h:libxcb-damage0-dev
+  /usr/include/xcb/damage.h:libxcb-damage0-dev \
+  qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static cpio:cpio v4l2-ctl:v4l-utils
+# The VM boots the distribution's own kernel (any installed one with the vivid module will do).
+compgen -G '/boot/vmlinuz-*' >/dev/null || bash scripts/apt-ensure.sh /boot/vmlinuz:linux-image-amd64
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
