@@ -17,8 +17,8 @@
 #   eval "$(bash scripts/rigs/pipewire.sh start)"   # exports PULSE_SERVER and MINIAV_RIG_PULSE_*
 #   bash scripts/rigs/pipewire.sh stop
 #
-# Native PipeWire tools against the rig: XDG_RUNTIME_DIR=PIPEWIRE_RUNTIME_DIR=$RIG_DIR/run
-# (e.g. `PIPEWIRE_RUNTIME_DIR=/tmp/miniav-rig-pipewire/run pw-top`).
+# Native PipeWire clients (MiniAV's PipeWire camera backend, pw-top, pw_fake_camera) find
+# the rig through the exported PIPEWIRE_RUNTIME_DIR.
 #
 # Pitfalls:
 # * wireplumber exits at once without a session bus ("Cannot autolaunch D-Bus without X11
@@ -36,7 +36,7 @@ RUN=$RIG_DIR/run
 SOCKET=$RUN/pulse/native
 
 print_env() {
-  echo "export PULSE_SERVER=unix:$SOCKET"
+  echo "export PULSE_SERVER=unix:$SOCKET PIPEWIRE_RUNTIME_DIR=$RUN"
   echo "export MINIAV_RIG_PULSE_MIC=miniav_mic MINIAV_RIG_PULSE_MIC_HZ=$MIC_HZ MINIAV_RIG_PULSE_MIC_AMPLITUDE=0.5"
   echo "export MINIAV_RIG_PULSE_SINK=miniav_sink MINIAV_RIG_PULSE_MIC_FEED=miniav_mic_feed.monitor"
 }

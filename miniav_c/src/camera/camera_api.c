@@ -4,6 +4,9 @@
 #include <string.h>
 
 extern const miniav_backend miniav_test_pattern_camera;
+#ifdef MINIAV_HAVE_PIPEWIRE
+extern const miniav_backend miniav_pipewire_camera;
+#endif
 #ifdef MINIAV_HAVE_V4L2
 extern const miniav_backend miniav_v4l2_camera;
 #endif
@@ -11,6 +14,9 @@ extern const miniav_backend miniav_v4l2_camera;
 /* Priority order. Platform backends (v4l2, pipewire, mediafoundation, avfoundation)
  * go before the test pattern, which only answers to the id "test-pattern". */
 const miniav_backend *const miniav_camera_backends[] = {
+#ifdef MINIAV_HAVE_PIPEWIRE
+    &miniav_pipewire_camera, /* the desktop's shared way to cameras, when a PipeWire daemon runs */
+#endif
 #ifdef MINIAV_HAVE_V4L2
     &miniav_v4l2_camera,
 #endif

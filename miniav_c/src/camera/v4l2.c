@@ -144,8 +144,12 @@ static uint32_t list_nodes(node_info *out, uint32_t max) {
         snprintf(node->path, sizeof node->path, "/dev/video%d", numbers[i]);
         int fd = open(node->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) {
-            if (errno == EACCES)
-                miniav_log(MINIAV_LOG_LEVEL_WARN, "v4l2: %s is not accessible to this user (add it to the 'video' group)", node->path);
+            /* Said once per node: device watches enumerate every second. */
+            static atomic_uint_fast64_t warned;
+            uint64_t bit = 1ull << (numbers[i] & 63);
+            if (errno == EACCES && !(atomic_fetch_or(&warned, bit) & bit))
+                miniav_log(MINIAV_LOG_LEVEL_WARN, "v4l2: %s is not accessible to this user (add the user to the 'video' group)",
+                           node->path);
             continue;
         }
         struct v4l2_capability cap;

@@ -1,0 +1,42 @@
+/* PipeWire video for the camera backend (camera/pipewire.c) and, later, the screen portal:
+ * libpipewire loaded at run time, a connection with its own loop thread, the list of video
+ * nodes with their formats, and a capture stream whose buffers reach the application
+ * without a copy and go back to PipeWire only when released. */
+#ifndef MINIAV_PIPEWIRE_VIDEO_H
+#define MINIAV_PIPEWIRE_VIDEO_H
+
+#include "miniav_internal.h"
+
+/* True when libpipewire-0.3 could be loaded (once; thread-safe). */
+bool miniav_pw_load(void);
+
+typedef struct miniav_pw_conn miniav_pw_conn;
+
+/* Connects to the user's PipeWire daemon (fd < 0) or over a descriptor the portal
+ * gave (fd >= 0, owned by the connection afterwards). Starts the loop thread. */
+MiniAVResultCode miniav_pw_connect(int fd, miniav_pw_conn **out);
+void miniav_pw_disconnect(miniav_pw_conn *c);
+
+typedef struct {
+    uint32_t id;
+    char name[128];         /* node.name: stable across restarts */
+    char description[128];  /* node.description (or nick) */
+    char media_class[64];
+    char role[32];          /* media.role */
+} miniav_pw_node;
+
+/* Video/Source nodes; role_filter "Camera" (or NULL for any). Free with free(). */
+MiniAVResultCode miniav_pw_list_video_sources(miniav_pw_conn *c, const char *role_filter, miniav_pw_node **nodes, uint32_t *count);
+/* Every format × size × rate a node offers (ranges: their ends plus common values). */
+MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, MiniAVVideoFormatInfo **formats, uint32_t *count);
+
+typedef struct miniav_pw_video miniav_pw_video;
+/* Starts a stream from node `target` (node.name) with exactly `format` (from the node's
+ * list), delivering into s. GPU output asks for DMA-BUF and takes shared memory where
+ * the node offers none. */
+MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, const MiniAVVideoFormatInfo *format,
+                                       miniav_pw_video **out);
+/* No callbacks after it returns; held buffers stay valid until released. */
+void miniav_pw_video_stop(miniav_pw_video *v);
+
+#endif
