@@ -396,10 +396,16 @@ MINIAV_API MiniAVResultCode MiniAV_Screen_ConfigureRegion(MiniAVScreenContextHan
 typedef struct {
     MiniAVCursorMode cursor;
     int skip_unchanged;   /* non-zero: deliver a frame only when the screen changed (XDamage) */
+    /* Wayland portal: a token from MiniAV_Screen_GetRestoreToken of an earlier session
+     * brings back the same source without asking the user again ("" = ask). */
+    char restore_token[256];
 } MiniAVScreenOptions;
 /* Before StartCapture; applies to the next start. */
 MINIAV_API MiniAVResultCode MiniAV_Screen_SetOptions(MiniAVScreenContextHandle context, const MiniAVScreenOptions *options);
 MINIAV_API MiniAVResultCode MiniAV_Screen_GetConfiguredFormat(MiniAVScreenContextHandle context, MiniAVVideoFormatInfo *format_out);
+/* After configuring a portal source: a token to pass in MiniAVScreenOptions.restore_token
+ * next time, so the user is not asked again ("" when the portal gave none). */
+MINIAV_API MiniAVResultCode MiniAV_Screen_GetRestoreToken(MiniAVScreenContextHandle context, char *token_out, size_t size);
 /* optional_audio_format_for_loopback: non-NULL adds the system mix (the first system
  * loopback target: PulseAudio's default output on Linux) to the stream; its buffers
  * (type AUDIO) come through the same callback, on the same clock. NOT_SUPPORTED when no

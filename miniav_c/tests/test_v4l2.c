@@ -263,7 +263,7 @@ static void compare_with_v4l2_ctl(uint32_t fourcc, uint32_t w, uint32_t h, uint3
     if (bytesperline) CHECK_EQ_INT(stride, bytesperline);
     CHECK_EQ_INT(sh("v4l2-ctl -d %s --set-fmt-video=%s --stream-mmap --stream-count=4 --stream-to=/tmp/ref.raw 2>/dev/null", dev_path, set),
                  0);
-    size_t file_size;
+    size_t file_size = 0;
     uint8_t *file = read_file("/tmp/ref.raw", &file_size);
     CHECK(file && file_size % 4 == 0);
     size_t frame = file_size / 4;
@@ -582,7 +582,7 @@ int main(void) {
     compare_with_v4l2_ctl(FOURCC('R', 'G', 'B', '3'), 320, 180, 0);
     compare_with_v4l2_ctl(FOURCC('Y', 'U', 'Y', 'V'), 320, 180, 1280); /* 640 bytes of pixels, 640 of padding per row */
     /* The next format gets the driver's own stride again, not the stale padded one. */
-    size_t size;
+    size_t size = 0;
     uint32_t stride = 0;
     free(capture_visible(dev_id, FOURCC('N', 'V', '1', '2'), 320, 180, &size, &stride));
     CHECK_EQ_INT(stride, 320);

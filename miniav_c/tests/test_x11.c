@@ -142,7 +142,7 @@ static MiniAVScreenContextHandle start_screen(latest_frame *lf, const char *id, 
                          : kind == 1 ? MiniAV_Screen_ConfigureWindow(ctx, id, &f)
                                      : MiniAV_Screen_ConfigureRegion(ctx, id, x, y, w, h, &f);
     if (!r) {
-        MiniAVScreenOptions o = {cursor, skip_unchanged};
+        MiniAVScreenOptions o = {.cursor = cursor, .skip_unchanged = skip_unchanged};
         r = MiniAV_Screen_SetOptions(ctx, &o);
     }
     if (!r) r = MiniAV_Stream_SetEventCallback(ctx, on_event, lf);

@@ -105,7 +105,7 @@ MiniAVResultCode MiniAV_Camera_ListProperties(MiniAVCameraContextHandle context,
     if (!properties || !count) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "properties and count must not be NULL");
     *properties = NULL;
     *count = 0;
-    miniav_stream *s;
+    miniav_stream *s = NULL;
     MiniAVResultCode r = property_stream(context, NULL, false, &s);
     if (r) return r;
     return s->backend->list_properties ? s->backend->list_properties(s, properties, count) : MINIAV_SUCCESS;
@@ -114,7 +114,7 @@ MiniAVResultCode MiniAV_Camera_ListProperties(MiniAVCameraContextHandle context,
 MiniAVResultCode MiniAV_Camera_GetProperty(MiniAVCameraContextHandle context, const char *name, int64_t *value, int *is_auto) {
     miniav_clear_error();
     if (!value) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "value must not be NULL");
-    miniav_stream *s;
+    miniav_stream *s = NULL;
     MiniAVResultCode r = property_stream(context, name, true, &s);
     if (r) return r;
     int automatic = 0;
@@ -126,7 +126,7 @@ MiniAVResultCode MiniAV_Camera_GetProperty(MiniAVCameraContextHandle context, co
 
 MiniAVResultCode MiniAV_Camera_SetProperty(MiniAVCameraContextHandle context, const char *name, int64_t value) {
     miniav_clear_error();
-    miniav_stream *s;
+    miniav_stream *s = NULL;
     MiniAVResultCode r = property_stream(context, name, true, &s);
     if (r) return r;
     return s->backend->set_property ? s->backend->set_property(s, name, value) : no_properties(s, name);
@@ -134,7 +134,7 @@ MiniAVResultCode MiniAV_Camera_SetProperty(MiniAVCameraContextHandle context, co
 
 MiniAVResultCode MiniAV_Camera_SetPropertyAuto(MiniAVCameraContextHandle context, const char *name, int enable) {
     miniav_clear_error();
-    miniav_stream *s;
+    miniav_stream *s = NULL;
     MiniAVResultCode r = property_stream(context, name, true, &s);
     if (r) return r;
     return s->backend->set_property_auto ? s->backend->set_property_auto(s, name, enable != 0) : no_properties(s, name);

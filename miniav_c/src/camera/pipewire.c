@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ID_PREFIX "pipewire:"
 #define CAMERA_ROLE "Camera"
@@ -23,12 +24,26 @@ typedef struct {
     MiniAVVideoFormatInfo chosen;
 } pipewire_state;
 
+/* Where libpipewire would connect: no socket file, no daemon (and no library load). */
+static bool daemon_socket_exists(void) {
+    const char *remote = getenv("PIPEWIRE_REMOTE");
+    if (remote && *remote) return true; /* a name we cannot check cheaply */
+    const char *dirs[] = {getenv("PIPEWIRE_RUNTIME_DIR"), getenv("XDG_RUNTIME_DIR"), getenv("USERPROFILE")};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!dirs[i] || !*dirs[i]) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/pipewire-0", dirs[i]);
+        return access(path, F_OK) == 0; /* the first directory set is the one libpipewire uses */
+    }
+    return false;
+}
+
 /* A daemon answers: checked at most once a second (enumerate runs often under a device watch). */
 static bool available(void) {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static int64_t checked_at;
     static bool answer;
-    if (!miniav_pw_load()) return false;
+    if (!daemon_socket_exists() || !miniav_pw_load()) return false;
     pthread_mutex_lock(&lock);
     int64_t now = MiniAV_GetTimeUs();
     if (!checked_at || now - checked_at > 1000000) {
@@ -102,45 +117,6 @@ static MiniAVResultCode video_formats(const char *device_id, MiniAVVideoFormatIn
     return r;
 }
 
-static double fps_of(const MiniAVVideoFormatInfo *f) {
-    return f->frame_rate_denominator ? (double)f->frame_rate_numerator / f->frame_rate_denominator : 0;
-}
-
-/* The listed format closest to the request: the pixel format must match (when asked for),
- * then the nearest size, then the nearest rate. Zero fields take the node's first
- * (preferred) format's values. */
-static MiniAVResultCode choose(const MiniAVVideoFormatInfo *req, const MiniAVVideoFormatInfo *list, uint32_t n, const char *device_id,
-                               MiniAVVideoFormatInfo *out) {
-    if (!n) return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "PipeWire camera '%s' lists no video format MiniAV can take", device_id);
-    MiniAVPixelFormat want_pf = req->pixel_format ? req->pixel_format : list[0].pixel_format;
-    uint32_t want_w = req->width ? req->width : list[0].width, want_h = req->height ? req->height : list[0].height;
-    double want_fps = req->frame_rate_numerator && req->frame_rate_denominator ? (double)req->frame_rate_numerator / req->frame_rate_denominator
-                      : req->frame_rate_numerator ? 1e9 /* unlimited: the fastest */
-                                                  : fps_of(&list[0]);
-    const MiniAVVideoFormatInfo *best = NULL;
-    double best_size = 0, best_rate = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (list[i].pixel_format != want_pf) continue;
-        double ds = (double)abs((int)list[i].width - (int)want_w) + abs((int)list[i].height - (int)want_h);
-        double dr = fps_of(&list[i]) > want_fps ? fps_of(&list[i]) - want_fps : want_fps - fps_of(&list[i]);
-        if (!best || ds < best_size || (ds == best_size && dr < best_rate)) best = &list[i], best_size = ds, best_rate = dr;
-    }
-    if (!best) {
-        char offered[256] = "";
-        for (uint32_t i = 0; i < n; i++) {
-            const char *name = MiniAV_PixelFormatName(list[i].pixel_format);
-            if (strstr(offered, name)) continue;
-            size_t len = strlen(offered);
-            if (len + strlen(name) + 3 < sizeof offered) snprintf(offered + len, sizeof offered - len, "%s%s", len ? ", " : "", name);
-        }
-        return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "PipeWire camera '%s' does not give '%s'; it gives: %s", device_id,
-                           MiniAV_PixelFormatName(want_pf), offered);
-    }
-    *out = *best;
-    out->output_preference = req->output_preference;
-    return MINIAV_SUCCESS;
-}
-
 static void destroy(miniav_stream *s) {
     pipewire_state *st = s->backend_data;
     if (!st) return;
@@ -161,7 +137,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     miniav_pw_node node;
     r = formats_on(st->conn, s->device_id, &list, &n, &node);
     if (r) return r;
-    r = choose(&s->requested_video, list, n, s->device_id, &st->chosen);
+    r = miniav_pw_choose_format(&s->requested_video, list, n, s->device_id, &st->chosen);
     free(list);
     if (r) return r;
     miniav_copy_string(st->node_name, sizeof st->node_name, node.name);
@@ -175,7 +151,7 @@ static MiniAVResultCode start(miniav_stream *s) {
     miniav_pw_node node;
     MiniAVResultCode r = find_camera(st->conn, s->device_id, &node); /* still there? */
     if (r) return r;
-    return miniav_pw_video_start(s, st->conn, st->node_name, &st->chosen, &st->video);
+    return miniav_pw_video_start(s, st->conn, st->node_name, 0, "Camera", &st->chosen, &st->video);
 }
 
 static void stop(miniav_stream *s) {

@@ -470,7 +470,7 @@ static MiniAVResultCode set_format(miniav_stream *s, v4l2_state *st) {
     /* Start from the current format, like v4l2-ctl: fields we do not ask for (field
      * order, colorimetry) keep the driver's values. */
     if (xioctl(st->fd, VIDIOC_G_FMT, &st->fmt) < 0) return errno_result(errno, st, "reading the format");
-    uint32_t want;
+    uint32_t want = 0;
     MiniAVResultCode r = choose_fourcc(st, req, pixfmt_of(st), &want);
     if (r) return r;
     /* The row stride: where the node is set up for exactly this format already, its
@@ -929,7 +929,13 @@ static int get_control(int fd, uint32_t id, int64_t *value) {
     cs.controls = &c;
     if (xioctl(fd, VIDIOC_G_EXT_CTRLS, &cs) < 0) return -1;
     struct v4l2_query_ext_ctrl q;
-    *value = query_control(fd, id, &q) == 0 && q.type == V4L2_CTRL_TYPE_INTEGER64 ? c.value64 : c.value;
+    bool known = query_control(fd, id, &q) == 0;
+    if (known && q.type == V4L2_CTRL_TYPE_INTEGER64)
+        *value = c.value64;
+    else if (known && q.type == V4L2_CTRL_TYPE_BITMASK)
+        *value = (uint32_t)c.value; /* a mask of 32 bits, not a signed number */
+    else
+        *value = c.value;
     return 0;
 }
 

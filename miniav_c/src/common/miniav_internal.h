@@ -123,6 +123,7 @@ struct miniav_stream {
     MiniAVStreamOptions options;
 
     MiniAVScreenOptions screen_options;
+    char restore_token[256];   /* portal: given back by the backend at configure */
     struct MiniAVLoopbackContext *audio_companion;  /* screen + system audio (screen_api.c) */
 
     miniav_pool *pool;         /* shared with late releases; see buffer_pool.c */

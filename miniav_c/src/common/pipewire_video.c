@@ -465,6 +465,42 @@ MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, Min
     return MINIAV_SUCCESS;
 }
 
+static double fps_of(const MiniAVVideoFormatInfo *f) {
+    return f->frame_rate_denominator ? (double)f->frame_rate_numerator / f->frame_rate_denominator : 0;
+}
+
+MiniAVResultCode miniav_pw_choose_format(const MiniAVVideoFormatInfo *req, const MiniAVVideoFormatInfo *list, uint32_t n, const char *device_id,
+                                        MiniAVVideoFormatInfo *out) {
+    if (!n) return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "PipeWire source '%s' lists no video format MiniAV can take", device_id);
+    MiniAVPixelFormat want_pf = req->pixel_format ? req->pixel_format : list[0].pixel_format;
+    uint32_t want_w = req->width ? req->width : list[0].width, want_h = req->height ? req->height : list[0].height;
+    double want_fps = req->frame_rate_numerator && req->frame_rate_denominator ? (double)req->frame_rate_numerator / req->frame_rate_denominator
+                      : req->frame_rate_numerator ? 1e9 /* unlimited: the fastest */
+                                                  : fps_of(&list[0]);
+    const MiniAVVideoFormatInfo *best = NULL;
+    double best_size = 0, best_rate = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (list[i].pixel_format != want_pf) continue;
+        double ds = (double)abs((int)list[i].width - (int)want_w) + abs((int)list[i].height - (int)want_h);
+        double dr = fps_of(&list[i]) > want_fps ? fps_of(&list[i]) - want_fps : want_fps - fps_of(&list[i]);
+        if (!best || ds < best_size || (ds == best_size && dr < best_rate)) best = &list[i], best_size = ds, best_rate = dr;
+    }
+    if (!best) {
+        char offered[256] = "";
+        for (uint32_t i = 0; i < n; i++) {
+            const char *name = MiniAV_PixelFormatName(list[i].pixel_format);
+            if (strstr(offered, name)) continue;
+            size_t len = strlen(offered);
+            if (len + strlen(name) + 3 < sizeof offered) snprintf(offered + len, sizeof offered - len, "%s%s", len ? ", " : "", name);
+        }
+        return miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "PipeWire source '%s' does not give '%s'; it gives: %s", device_id,
+                           MiniAV_PixelFormatName(want_pf), offered);
+    }
+    *out = *best;
+    out->output_preference = req->output_preference;
+    return MINIAV_SUCCESS;
+}
+
 /* ------------------------------------------------------------------ buffers */
 
 #define MAX_BUFFERS 32
@@ -814,8 +850,8 @@ static const struct pw_stream_events stream_events = {
     .process = on_process,
 };
 
-MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, const MiniAVVideoFormatInfo *format,
-                                       miniav_pw_video **out) {
+MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, uint32_t target_id, const char *role,
+                                       const MiniAVVideoFormatInfo *format, miniav_pw_video **out) {
     miniav_pw_video *v = calloc(1, sizeof *v);
     if (!v) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     v->s = s;
@@ -838,23 +874,34 @@ MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, cons
     const struct spa_pod *params[1] = {spa_pod_builder_pop(&b, &frame)};
 
     pw.thread_loop_lock(c->loop);
-    struct pw_properties *props = pw.properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture", PW_KEY_MEDIA_ROLE, "Camera",
-                                                    PW_KEY_TARGET_OBJECT, target, PW_KEY_APP_NAME, "MiniAV", NULL);
+    struct pw_properties *props = pw.properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture", PW_KEY_MEDIA_ROLE, role,
+                                                    PW_KEY_APP_NAME, "MiniAV", target ? PW_KEY_TARGET_OBJECT : NULL, target, NULL);
     v->stream = props ? pw.stream_new(c->core, "miniav-video", props) : NULL;
     int r = -1;
     if (v->stream) {
         v->wake = pw_loop_add_event(pw.thread_loop_get_loop(c->loop), on_wake, v);
         pw.stream_add_listener(v->stream, &v->listener, &stream_events, v);
-        r = pw.stream_connect(v->stream, PW_DIRECTION_INPUT, PW_ID_ANY,
+        /* By name through the session manager; by id on a portal's remote, which shows only its nodes. */
+        r = pw.stream_connect(v->stream, PW_DIRECTION_INPUT, target ? PW_ID_ANY : target_id,
                               PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_DONT_RECONNECT, params, 1);
     }
     pw.thread_loop_unlock(c->loop);
     if (r < 0) {
         miniav_pw_video_stop(v);
-        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot connect a PipeWire stream to '%s'", target);
+        return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot connect a PipeWire stream to '%s'", target ? target : "the portal's node");
     }
     *out = v;
     return MINIAV_SUCCESS;
+}
+
+void miniav_pw_video_end(miniav_pw_video *v, const char *why) {
+    if (!v) return;
+    pw.thread_loop_lock(v->conn->loop);
+    if (!v->ended) {
+        v->ended = true;
+        miniav_stream_emit(v->s, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST, "%s", why);
+    }
+    pw.thread_loop_unlock(v->conn->loop);
 }
 
 void miniav_pw_video_stop(miniav_pw_video *v) {

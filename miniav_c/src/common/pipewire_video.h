@@ -30,12 +30,22 @@ MiniAVResultCode miniav_pw_list_video_sources(miniav_pw_conn *c, const char *rol
 /* Every format × size × rate a node offers (ranges: their ends plus common values). */
 MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, MiniAVVideoFormatInfo **formats, uint32_t *count);
 
+/* The listed format closest to a request: the pixel format must match (when asked for),
+ * then the nearest size, then the nearest rate. Zero fields take the first (the node's
+ * preferred) format's values. `what` names the source in errors. */
+MiniAVResultCode miniav_pw_choose_format(const MiniAVVideoFormatInfo *req, const MiniAVVideoFormatInfo *list, uint32_t n, const char *what,
+                                         MiniAVVideoFormatInfo *out);
+
 typedef struct miniav_pw_video miniav_pw_video;
-/* Starts a stream from node `target` (node.name) with exactly `format` (from the node's
- * list), delivering into s. GPU output asks for DMA-BUF and takes shared memory where
- * the node offers none. */
-MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, const MiniAVVideoFormatInfo *format,
-                                       miniav_pw_video **out);
+/* Starts a stream from node `target` (node.name), or when target is NULL from node id
+ * `target_id` (a portal's remote), with exactly `format` (from the node's list),
+ * delivering into s. `role`: media.role ("Camera", "Screen"). GPU output asks for DMA-BUF
+ * and takes shared memory where the node offers none. */
+MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, uint32_t target_id, const char *role,
+                                       const MiniAVVideoFormatInfo *format, miniav_pw_video **out);
+/* Ends the stream from outside (the portal session closed): one ERROR/DEVICE_LOST event,
+ * unless the stream has reported its end already. */
+void miniav_pw_video_end(miniav_pw_video *v, const char *why);
 /* No callbacks after it returns; held buffers stay valid until released. */
 void miniav_pw_video_stop(miniav_pw_video *v);
 

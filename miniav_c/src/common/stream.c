@@ -131,15 +131,28 @@ MiniAVResultCode miniav_enumerate(MiniAVDeviceType type, MiniAVLoopbackTargetTyp
 MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const char *preferred, const miniav_backend **out) {
     if (!device_id || !*device_id)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%s device id is empty: pass an id from enumerate", type_names[type]);
-    const miniav_backend *use[16];
-    size_t n;
-    MiniAVResultCode r = usable_backends(type, preferred, use, 16, &n);
-    if (r) return r;
-    for (size_t i = 0; i < n; i++)
-        if (use[i]->owns_id(device_id)) {
-            *out = use[i];
-            return MINIAV_SUCCESS;
-        }
+    /* Ids say which backend they belong to: ask only that one whether it can run (some
+     * availability checks cost a connection to a server). */
+    const miniav_backend *const *list = backends_of(type);
+    char forced[32];
+    if (preferred && *preferred)
+        miniav_copy_string(forced, sizeof forced, preferred);
+    else
+        forced_name(type, forced);
+    bool named = false;
+    for (size_t i = 0; list[i]; i++) {
+        if (forced[0] && strcmp(forced, list[i]->name)) continue;
+        named = true;
+        if (!list[i]->owns_id(device_id)) continue;
+        if (!list[i]->available())
+            return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "'%s' belongs to the %s backend '%s', which cannot run here (its library or server is missing)",
+                               device_id, type_names[type], list[i]->name);
+        *out = list[i];
+        return MINIAV_SUCCESS;
+    }
+    if (forced[0] && !named)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "backend '%s' (%s) names no %s backend; this build has: %s", forced,
+                           preferred && *preferred ? "stream option" : type_env[type], type_names[type], MiniAV_GetBackendNames(type));
     return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
                        "no %s with id '%s'; list the ids with enumerate (the virtual 'test-pattern' device is listed when MINIAV_FAKE_DEVICES=1)",
                        type_names[type], device_id);
@@ -205,7 +218,14 @@ MiniAVResultCode miniav_stream_configure(miniav_stream *s, MiniAVDeviceType type
     s->backend = backend;
     memset(&s->video, 0, sizeof s->video);
     memset(&s->audio, 0, sizeof s->audio);
+    s->restore_token[0] = '\0';
     r = backend->configure(s);
+    if (!r && s->requested_video.fourcc && s->video.fourcc != s->requested_video.fourcc) {
+        const char c[5] = {(char)s->requested_video.fourcc, (char)(s->requested_video.fourcc >> 8), (char)(s->requested_video.fourcc >> 16),
+                           (char)(s->requested_video.fourcc >> 24), 0};
+        r = miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "the %s backend has no format with fourcc '%s'; ask by pixel format instead",
+                        backend->name, c);
+    }
     if (r) {
         release_backend(s);
         return r;

@@ -7,9 +7,15 @@ extern const miniav_backend miniav_test_pattern_screen;
 #ifdef MINIAV_HAVE_X11
 extern const miniav_backend miniav_x11_screen;
 #endif
+#ifdef MINIAV_HAVE_PORTAL
+extern const miniav_backend miniav_portal_screen;
+#endif
 
 /* Priority order: portal (Wayland) and x11 go before the test pattern. */
 const miniav_backend *const miniav_screen_backends[] = {
+#ifdef MINIAV_HAVE_PORTAL
+    &miniav_portal_screen, /* available on Wayland sessions only; X11 (or XWayland) otherwise */
+#endif
 #ifdef MINIAV_HAVE_X11
     &miniav_x11_screen,
 #endif
@@ -135,8 +141,22 @@ MiniAVResultCode MiniAV_Screen_SetOptions(MiniAVScreenContextHandle context, con
     if (!options) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "options must not be NULL");
     if ((int)options->cursor < MINIAV_CURSOR_NONE || options->cursor > MINIAV_CURSOR_METADATA)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "cursor mode %d is not NONE(0), COMPOSITE(1) or METADATA(2)", (int)options->cursor);
+    if (!memchr(options->restore_token, '\0', sizeof options->restore_token))
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "restore_token is not NUL-terminated");
     if (context->base.running) return miniav_fail(MINIAV_ERROR_ALREADY_RUNNING, "stop capture before changing screen options");
     context->base.screen_options = *options;
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Screen_GetRestoreToken(MiniAVScreenContextHandle context, char *token_out, size_t size) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, SCREEN);
+    if (r) return r;
+    if (!token_out || !size) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "token_out must not be NULL or empty");
+    if (!context->base.configured) return miniav_fail(MINIAV_ERROR_NOT_INITIALIZED, "configure the screen first");
+    if (strlen(context->base.restore_token) >= size)
+        return miniav_fail(MINIAV_ERROR_BUFFER_TOO_SMALL, "the token needs %zu bytes", strlen(context->base.restore_token) + 1);
+    strcpy(token_out, context->base.restore_token);
     return MINIAV_SUCCESS;
 }
 

@@ -769,6 +769,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     f.width = st->area.width;
     f.height = st->area.height;
     s->video = f;
+    s->video.fourcc = 0; /* MiniAV pixel formats only */
     s->backend_data = st;
     /* Buffers now, so start() is quick and the first frame comes soon after it. */
     r = make_pool(s, st);

@@ -265,6 +265,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     st->period_us = period_us;
     s->backend_data = st;
     s->video = f;
+    s->video.fourcc = 0; /* MiniAV pixel formats only */
     return MINIAV_SUCCESS;
 }
 
