@@ -99,7 +99,61 @@ Napi::Object VideoFormatToJs(Napi::Env env, const MiniAVVideoFormatInfo& f) {
   rate.Set("den", f.frame_rate_denominator);
   o.Set("frameRate", rate);
   o.Set("output", f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU ? "gpu" : "cpu");
+  if (f.fourcc) o.Set("fourcc", f.fourcc);  // the TS layer turns it into text
   return o;
+}
+
+// A fixed-size C string field, NUL-terminated or not.
+template <size_t N>
+Napi::String FieldToJs(Napi::Env env, const char (&field)[N]) {
+  return Napi::String::New(env, field, strnlen(field, N));
+}
+
+const char* PropertyTypeName(MiniAVPropertyType t) {
+  switch (t) {
+    case MINIAV_PROPERTY_TYPE_BOOLEAN: return "boolean";
+    case MINIAV_PROPERTY_TYPE_MENU: return "menu";
+    case MINIAV_PROPERTY_TYPE_BUTTON: return "button";
+    default: return "integer";
+  }
+}
+
+// int64 values become numbers: beyond 2^53 they are rounded (documented in CameraProperty).
+Napi::Object PropertyToJs(Napi::Env env, const MiniAVCameraProperty& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", FieldToJs(env, p.name));
+  o.Set("label", FieldToJs(env, p.label));
+  o.Set("type", PropertyTypeName(p.type));
+  o.Set("min", static_cast<double>(p.min));
+  o.Set("max", static_cast<double>(p.max));
+  o.Set("step", static_cast<double>(p.step));
+  o.Set("default", static_cast<double>(p.default_value));
+  o.Set("value", static_cast<double>(p.value));
+  o.Set("hasAuto", p.has_auto != 0);
+  o.Set("auto", p.is_auto != 0);
+  o.Set("readOnly", p.read_only != 0);
+  o.Set("inactive", p.inactive != 0);
+  if (p.type == MINIAV_PROPERTY_TYPE_MENU) {
+    uint32_t n = std::min<uint32_t>(p.menu_count, MINIAV_PROPERTY_MAX_MENU);
+    Napi::Array menu = Napi::Array::New(env, n);
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Object item = Napi::Object::New(env);
+      item.Set("value", static_cast<double>(p.menu[i].value));
+      item.Set("name", FieldToJs(env, p.menu[i].name));
+      menu.Set(i, item);
+    }
+    o.Set("menu", menu);
+  }
+  return o;
+}
+
+const char* ContentTypeName(MiniAVBufferContentType t) {
+  switch (t) {
+    case MINIAV_BUFFER_CONTENT_TYPE_GPU_DMABUF_FD: return "gpu-dmabuf";
+    case MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE: return "gpu-d3d11";
+    case MINIAV_BUFFER_CONTENT_TYPE_GPU_METAL_TEXTURE: return "gpu-metal";
+    default: return "cpu";
+  }
 }
 
 Napi::Object AudioFormatToJs(Napi::Env env, const MiniAVAudioInfo& f) {
@@ -269,6 +323,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
                            InstanceMethod("configure", &NativeStream::Configure),
                            InstanceMethod("setOptions", &NativeStream::SetOptions),
                            InstanceMethod("setScreenOptions", &NativeStream::SetScreenOptions),
+                           InstanceMethod("restoreToken", &NativeStream::RestoreToken),
                            InstanceMethod("setScreenAudio", &NativeStream::SetScreenAudio),
                            InstanceMethod("start", &NativeStream::Start),
                            InstanceMethod("stop", &NativeStream::Stop),
@@ -277,6 +332,10 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
                            InstanceMethod("stats", &NativeStream::Stats),
                            InstanceMethod("setIntrinsics", &NativeStream::SetIntrinsics),
                            InstanceMethod("backend", &NativeStream::Backend),
+                           InstanceMethod("listProperties", &NativeStream::ListProperties),
+                           InstanceMethod("getProperty", &NativeStream::GetProperty),
+                           InstanceMethod("setProperty", &NativeStream::SetProperty),
+                           InstanceMethod("setPropertyAuto", &NativeStream::SetPropertyAuto),
                        });
   }
 
@@ -322,6 +381,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       f.frame_rate_numerator = U32(fmt, "frameRateNum");
       f.frame_rate_denominator = U32(fmt, "frameRateDen");
       f.output_preference = U32(fmt, "output") ? MINIAV_OUTPUT_PREFERENCE_GPU : MINIAV_OUTPUT_PREFERENCE_CPU;
+      f.fourcc = U32(fmt, "fourcc");
       if (type_ == MINIAV_DEVICE_TYPE_CAMERA) {
         auto* cam = static_cast<MiniAVCameraContextHandle>(ctx_);
         Check(env, MiniAV_Camera_Configure(cam, id.c_str(), &f));
@@ -399,7 +459,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return env.Undefined();
   }
 
-  // setScreenOptions({ cursor: 0 none | 1 composite | 2 metadata, skipUnchanged: boolean })
+  // setScreenOptions({ cursor: 0 none | 1 composite | 2 metadata, skipUnchanged: boolean, restoreToken?: string })
   Napi::Value SetScreenOptions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
@@ -409,8 +469,24 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     MiniAVScreenOptions opt{};
     opt.cursor = static_cast<MiniAVCursorMode>(U32(o, "cursor"));
     opt.skip_unchanged = o.Get("skipUnchanged").ToBoolean().Value() ? 1 : 0;
+    if (o.Get("restoreToken").IsString()) {
+      std::string token = o.Get("restoreToken").As<Napi::String>().Utf8Value();
+      if (token.size() >= sizeof opt.restore_token)
+        throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "restoreToken is longer than a portal token can be");
+      memcpy(opt.restore_token, token.c_str(), token.size() + 1);
+    }
     Check(env, MiniAV_Screen_SetOptions(static_cast<MiniAVScreenContextHandle>(ctx_), &opt));
     return env.Undefined();
+  }
+
+  // restoreToken() -> string: the portal's token for this screen stream ("" when none)
+  Napi::Value RestoreToken(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    if (type_ != MINIAV_DEVICE_TYPE_SCREEN) return Napi::String::New(env, "");
+    char token[256] = "";
+    if (MiniAV_Screen_GetRestoreToken(static_cast<MiniAVScreenContextHandle>(ctx_), token, sizeof token) != MINIAV_SUCCESS) token[0] = 0;
+    return Napi::String::New(env, token);
   }
 
   // start(onFrame(frameDescriptor), onEvent(type, codeName, message), scheduleDrain())
@@ -510,6 +586,65 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
 
   Napi::Value Backend(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), ctx_ ? MiniAV_Stream_GetBackendName(ctx_) : "");
+  }
+
+  // ---------------------------------------------------------------- camera properties
+
+  MiniAVCameraContextHandle Camera(Napi::Env env) {
+    RequireOpen(env);
+    if (type_ != MINIAV_DEVICE_TYPE_CAMERA) throw MakeError(env, MINIAV_ERROR_NOT_SUPPORTED, "properties belong to camera streams");
+    return static_cast<MiniAVCameraContextHandle>(ctx_);
+  }
+
+  // listProperties() -> [{ name, label, type, min, max, step, default, value, hasAuto, auto, readOnly, inactive, menu? }]
+  Napi::Value ListProperties(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    MiniAVCameraContextHandle cam = Camera(env);
+    MiniAVCameraProperty* list = nullptr;
+    uint32_t count = 0;
+    Check(env, MiniAV_Camera_ListProperties(cam, &list, &count));
+    struct Owned {
+      MiniAVCameraProperty* list;
+      uint32_t count;
+      ~Owned() { MiniAV_FreeFormatList(list, count); }
+    } owned{list, count};  // freed also when building the JS objects throws
+    Napi::Array out = Napi::Array::New(env, count);
+    for (uint32_t i = 0; i < count; i++) out.Set(i, PropertyToJs(env, list[i]));
+    return out;
+  }
+
+  // getProperty(name) -> { value, auto }
+  Napi::Value GetProperty(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    MiniAVCameraContextHandle cam = Camera(env);
+    std::string name = StringArg(info, 0, "property name");
+    int64_t value = 0;
+    int is_auto = 0;
+    Check(env, MiniAV_Camera_GetProperty(cam, name.c_str(), &value, &is_auto));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("value", static_cast<double>(value));
+    o.Set("auto", is_auto != 0);
+    return o;
+  }
+
+  // setProperty(name, value: integer number)
+  Napi::Value SetProperty(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    MiniAVCameraContextHandle cam = Camera(env);
+    std::string name = StringArg(info, 0, "property name");
+    if (info.Length() < 2 || !info[1].IsNumber()) throw MakeError(env, MINIAV_ERROR_INVALID_ARG, "property value must be a number");
+    Check(env, MiniAV_Camera_SetProperty(cam, name.c_str(), info[1].As<Napi::Number>().Int64Value()));
+    return env.Undefined();
+  }
+
+  // setPropertyAuto(name, enable: boolean)
+  Napi::Value SetPropertyAuto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    MiniAVCameraContextHandle cam = Camera(env);
+    std::string name = StringArg(info, 0, "property name");
+    bool enable = info.Length() > 1 && info[1].ToBoolean().Value();
+    Check(env, MiniAV_Camera_SetPropertyAuto(cam, name.c_str(), enable ? 1 : 0));
+    return env.Undefined();
   }
 
   // ---------------------------------------------------------------- capture thread side
@@ -645,6 +780,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       video.Set("width", v.width);
       video.Set("height", v.height);
       video.Set("pixelFormat", MiniAV_PixelFormatName(v.pixel_format));
+      if (v.fourcc) video.Set("fourcc", v.fourcc);
       auto* base = static_cast<uint8_t*>(v.planes[0]);
       bool contiguous = true;
       for (uint32_t p = 0; p < v.num_planes; p++) {
@@ -698,8 +834,28 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
         k.Set("distortion", dist);
         video.Set("intrinsics", k);
       }
+      // DMA-BUF descriptors: only while the frame is held (a copied frame is released at
+      // once, and its descriptors go back to the stream with it).
+      bool dmabuf = b->content_type == MINIAV_BUFFER_CONTENT_TYPE_GPU_DMABUF_FD && !copied;
+      if (dmabuf) {
+        const MiniAVDmaBufInfo& db = v.dmabuf;
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("drmFormat", db.drm_fourcc);
+        o.Set("modifier", Napi::BigInt::New(env, static_cast<uint64_t>(db.modifier)));
+        uint32_t n = std::min<uint32_t>(db.num_planes, MINIAV_MAX_PLANES);
+        Napi::Array dplanes = Napi::Array::New(env, n);
+        for (uint32_t p = 0; p < n; p++) {
+          Napi::Object plane = Napi::Object::New(env);
+          plane.Set("fd", db.fd[p]);
+          plane.Set("offset", db.offset[p]);
+          plane.Set("stride", db.stride[p]);
+          dplanes.Set(p, plane);
+        }
+        o.Set("planes", dplanes);
+        video.Set("dmabuf", o);
+      }
       d.Set("video", video);
-      d.Set("contentType", "cpu");
+      d.Set("contentType", copied ? "cpu" : ContentTypeName(b->content_type));
     } else {
       const auto& a = b->data.audio;
       Napi::Object audio = Napi::Object::New(env);

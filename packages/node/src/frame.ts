@@ -1,11 +1,12 @@
-import type {
-  AudioData,
-  AudioSamples,
-  ContentType,
-  Frame,
-  PixelFormat,
-  SampleFormat,
-  VideoData,
+import {
+  fourccText,
+  type AudioData,
+  type AudioSamples,
+  type ContentType,
+  type Frame,
+  type PixelFormat,
+  type SampleFormat,
+  type VideoData,
 } from '@miniav/platform-interface';
 import { native, type NativeFrame } from './native.js';
 
@@ -77,6 +78,8 @@ export class NodeFrame implements Frame {
         height: v.height,
         pixelFormat: v.pixelFormat as PixelFormat,
         planes: v.planes.map((p) => ({ data: new Uint8Array(desc.buffers[p.buffer]!, p.offset, p.size), stride: p.stride })),
+        ...(v.fourcc ? { fourcc: fourccText(v.fourcc) } : {}),
+        ...(v.dmabuf ? { dmabuf: { drmFormat: v.dmabuf.drmFormat, modifier: v.dmabuf.modifier, planes: v.dmabuf.planes } } : {}),
         ...(v.intrinsics ? { intrinsics: v.intrinsics } : {}),
         ...(v.cursor
           ? {
@@ -116,6 +119,8 @@ export class NodeFrame implements Frame {
     if (this.#released) return;
     this.#released = true;
     forgotten.unregister(this);
+    // The descriptors go back to the stream (and on to later frames): no stale fd to use.
+    for (const p of this.video?.dmabuf?.planes ?? []) p.fd = -1;
     native.releaseBuffer(this.#handle, this.#buffers);
     this.#onRelease(this);
   }

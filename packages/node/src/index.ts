@@ -6,6 +6,7 @@ import {
   type AudioOpenOptions,
   type AudioStream,
   type CameraAPI,
+  type CameraStream,
   type DeviceInfo,
   type DeviceType,
   type LogLevel,
@@ -22,12 +23,20 @@ import {
   type VideoOpenOptions,
   type VideoStream,
 } from '@miniav/platform-interface';
-import { native, DEVICE_TYPE, type NativeDevice, type NativeStream, type NativeStreamTarget } from './native.js';
-import { NodeCaptureStream, createNativeStream } from './stream.js';
-import { audioFormatArgs, deviceIdArg, objectOrEmpty, streamOptionArgs, videoFormatArgs } from './options.js';
+import { native, DEVICE_TYPE, type NativeDevice, type NativeStream, type NativeStreamTarget, type NativeVideoFormat } from './native.js';
+import { NodeCameraStream, NodeCaptureStream, createNativeStream } from './stream.js';
+import {
+  audioFormatArgs,
+  checkConfiguredFourcc,
+  deviceIdArg,
+  objectOrEmpty,
+  streamOptionArgs,
+  toVideoFormat,
+  videoFormatArgs,
+} from './options.js';
 
 export * from '@miniav/platform-interface';
-export { NodeCaptureStream } from './stream.js';
+export { NodeCameraStream, NodeCaptureStream } from './stream.js';
 export { NodeFrame } from './frame.js';
 
 const TYPES: DeviceType[] = ['camera', 'screen', 'audio', 'loopback'];
@@ -56,33 +65,46 @@ function watcher(type: DeviceType): WatchDevices {
   };
 }
 
-function openStream<F extends VideoFormat | AudioFormat>(
+function openStream<F extends VideoFormat | AudioFormat, S = NodeCaptureStream<F>>(
   type: DeviceType,
   target: NativeStreamTarget,
   format: Record<string, number>,
   options: StreamOptions,
   extra?: (ns: NativeStream) => void,
-): NodeCaptureStream<F> {
+  make?: (ns: NativeStream, actual: F, dropPolicy: 'drop-newest' | 'drop-oldest', maxQueued: number) => S,
+): S {
   const streamArgs = streamOptionArgs(options);
   const ns = createNativeStream(type);
   try {
     ns.setOptions(streamArgs);
-    const actual = ns.configure(target, format) as F;
+    const configured = ns.configure(target, format);
+    const actual = ('width' in configured ? toVideoFormat(configured) : configured) as F;
+    if ('width' in actual) checkConfiguredFourcc(options as VideoOpenOptions, actual);
     extra?.(ns);
-    return new NodeCaptureStream<F>(type, target.id, ns, actual, options.dropPolicy ?? 'drop-newest', streamArgs.maxQueued);
+    const dropPolicy = options.dropPolicy ?? 'drop-newest';
+    return make
+      ? make(ns, actual, dropPolicy, streamArgs.maxQueued)
+      : (new NodeCaptureStream<F>(type, target.id, ns, actual, dropPolicy, streamArgs.maxQueued) as S);
   } catch (e) {
     ns.close();
     throw e;
   }
 }
 
+async function videoFormats(type: 'camera' | 'screen', id: string): Promise<VideoFormat[]> {
+  return (native.formats(DEVICE_TYPE[type], id) as NativeVideoFormat[]).map(toVideoFormat);
+}
+
 export const camera: CameraAPI = {
   watchDevices: watcher('camera'),
   enumerateDevices: () => enumerate('camera'),
-  getSupportedFormats: async (deviceId) => native.formats(DEVICE_TYPE.camera, deviceIdArg('deviceId', deviceId)) as VideoFormat[],
-  async open(deviceId: string, options?: VideoOpenOptions): Promise<VideoStream> {
+  getSupportedFormats: async (deviceId) => videoFormats('camera', deviceIdArg('deviceId', deviceId)),
+  async open(deviceId: string, options?: VideoOpenOptions): Promise<CameraStream> {
     const opts = objectOrEmpty('options', options);
-    return openStream<VideoFormat>('camera', { id: deviceIdArg('deviceId', deviceId) }, videoFormatArgs(opts), opts);
+    const id = deviceIdArg('deviceId', deviceId);
+    return openStream<VideoFormat, NodeCameraStream>('camera', { id }, videoFormatArgs(opts), opts, undefined, (ns, actual, dropPolicy, maxQueued) =>
+      new NodeCameraStream(id, ns, actual, dropPolicy, maxQueued),
+    );
   },
 };
 
@@ -105,7 +127,7 @@ export const screen: ScreenAPI = {
   watchDevices: watcher('screen'),
   enumerateDisplays: () => enumerate('screen', 0),
   enumerateWindows: () => enumerate('screen', 1),
-  getSupportedFormats: async (displayId) => native.formats(DEVICE_TYPE.screen, deviceIdArg('displayId', displayId)) as VideoFormat[],
+  getSupportedFormats: async (displayId) => videoFormats('screen', deviceIdArg('displayId', displayId)),
   async open(target: ScreenTarget, options?: ScreenOpenOptions): Promise<VideoStream> {
     const opts = objectOrEmpty('options', options);
     if (opts.audio !== undefined && typeof opts.audio !== 'boolean' && (typeof opts.audio !== 'object' || opts.audio === null))
@@ -115,8 +137,10 @@ export const screen: ScreenAPI = {
     if (cursor < 0) throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `cursor must be one of: ${CURSOR_MODES.join(', ')}`);
     if (opts.skipUnchanged !== undefined && typeof opts.skipUnchanged !== 'boolean')
       throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'skipUnchanged must be true or false');
+    if (opts.restoreToken !== undefined && typeof opts.restoreToken !== 'string')
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'restoreToken must be a string (a stream\'s restoreToken from an earlier run)');
     return openStream<VideoFormat>('screen', screenTarget(target), videoFormatArgs(opts), opts, (ns) => {
-      ns.setScreenOptions({ cursor, skipUnchanged: opts.skipUnchanged === true });
+      ns.setScreenOptions({ cursor, skipUnchanged: opts.skipUnchanged === true, restoreToken: opts.restoreToken });
       ns.setScreenAudio(audioArgs);
     });
   },

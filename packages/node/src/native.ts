@@ -26,6 +26,8 @@ export interface NativeVideoFormat {
   pixelFormat: string;
   frameRate: { num: number; den: number };
   output: 'cpu' | 'gpu';
+  /** Absent when 0. */
+  fourcc?: number;
 }
 
 export interface NativeAudioFormat {
@@ -45,7 +47,7 @@ export interface NativePlane {
 export interface NativeFrame {
   handle: bigint;
   type: 'video' | 'audio';
-  contentType: 'cpu';
+  contentType: 'cpu' | 'gpu-dmabuf' | 'gpu-d3d11' | 'gpu-metal';
   timestampUs: number;
   sequence: number;
   buffers: ArrayBuffer[];
@@ -55,6 +57,8 @@ export interface NativeFrame {
     height: number;
     pixelFormat: string;
     planes: NativePlane[];
+    fourcc?: number;
+    dmabuf?: { drmFormat: number; modifier: bigint; planes: { fd: number; offset: number; stride: number }[] };
     intrinsics?: { fx: number; fy: number; cx: number; cy: number; distortion: number[] };
     cursor?: {
       visible: boolean;
@@ -90,9 +94,26 @@ export interface NativeStreamTarget {
   height?: number;
 }
 
+export interface NativeProperty {
+  name: string;
+  label: string;
+  type: 'integer' | 'boolean' | 'menu' | 'button';
+  min: number;
+  max: number;
+  step: number;
+  default: number;
+  value: number;
+  hasAuto: boolean;
+  auto: boolean;
+  readOnly: boolean;
+  inactive: boolean;
+  menu?: { value: number; name: string }[];
+}
+
 export interface NativeStream {
   configure(target: NativeStreamTarget, format: Record<string, number>): NativeVideoFormat | NativeAudioFormat;
-  setScreenOptions(options: { cursor: number; skipUnchanged: boolean }): void;
+  setScreenOptions(options: { cursor: number; skipUnchanged: boolean; restoreToken?: string }): void;
+  restoreToken(): string;
   setScreenAudio(format: Record<string, number> | null): void;
   setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string }): void;
   start(
@@ -106,6 +127,11 @@ export interface NativeStream {
   stats(): NativeStats;
   setIntrinsics(k: { fx: number; fy: number; cx: number; cy: number; distortion: number[] } | null): void;
   backend(): string;
+  /** Camera streams only. */
+  listProperties(): NativeProperty[];
+  getProperty(name: string): { value: number; auto: boolean };
+  setProperty(name: string, value: number): void;
+  setPropertyAuto(name: string, enable: boolean): void;
 }
 
 export interface NativeBinding {

@@ -2,15 +2,20 @@
 // rejects bad ones with a MiniAVError before anything reaches the device.
 import {
   MiniAVError,
+  fourccCode,
+  fourccText,
+  isFourcc,
   isPixelFormat,
   isSampleFormat,
   PIXEL_FORMATS,
   SAMPLE_FORMATS,
   type AudioOpenOptions,
+  type PixelFormat,
   type StreamOptions,
+  type VideoFormat,
   type VideoOpenOptions,
 } from '@miniav/platform-interface';
-import { PIXEL_FORMAT_CODES, SAMPLE_FORMAT_CODES } from './native.js';
+import { PIXEL_FORMAT_CODES, SAMPLE_FORMAT_CODES, type NativeVideoFormat } from './native.js';
 
 function invalid(message: string): MiniAVError {
   return new MiniAVError('MINIAV_ERROR_INVALID_ARG', message);
@@ -30,10 +35,28 @@ export function objectOrEmpty<T extends object>(name: string, value: T | undefin
 }
 
 export function videoFormatArgs(options: VideoOpenOptions): Record<string, number> {
+  let fourcc = 0;
+  if (options.fourcc !== undefined) {
+    if (!isFourcc(options.fourcc))
+      throw invalid(
+        `fourcc must be a driver's four-character code as getSupportedFormats() lists it: exactly 4 printable ASCII characters, ` +
+          `trailing spaces kept ('YUYV', 'Y10 '), optionally followed by '-BE' (got ${JSON.stringify(options.fourcc)})`,
+      );
+    fourcc = fourccCode(options.fourcc);
+  }
   let pixelFormat = 0;
   if (options.pixelFormat !== undefined) {
     if (!isPixelFormat(options.pixelFormat))
-      throw new MiniAVError('MINIAV_ERROR_FORMAT_NOT_SUPPORTED', `pixelFormat '${String(options.pixelFormat)}' is not one of: ${PIXEL_FORMATS.join(', ')}`);
+      throw new MiniAVError(
+        'MINIAV_ERROR_FORMAT_NOT_SUPPORTED',
+        `pixelFormat '${String(options.pixelFormat)}' is not one of: ${PIXEL_FORMATS.filter((f) => f !== 'unknown').join(', ')} ` +
+          '(formats MiniAV has no name for are chosen by their fourcc)',
+      );
+    if (options.pixelFormat === 'unknown' && !fourcc)
+      throw new MiniAVError(
+        'MINIAV_ERROR_FORMAT_NOT_SUPPORTED',
+        "pixelFormat 'unknown' names no format: choose a format MiniAV has no name for by its fourcc (as getSupportedFormats() lists it)",
+      );
     pixelFormat = PIXEL_FORMAT_CODES.indexOf(options.pixelFormat);
   }
   let num = 0;
@@ -47,15 +70,42 @@ export function videoFormatArgs(options: VideoOpenOptions): Record<string, numbe
     if (Number.isInteger(rate)) [num, den] = [rate, 1];
     else [num, den] = [Math.round(rate * 1000), 1000];
   } else if (rate !== undefined) {
-    if (typeof rate !== 'object' || rate === null || !Number.isInteger(rate.num) || !Number.isInteger(rate.den) || rate.num <= 0 || rate.den <= 0)
+    // As VideoFormat.frameRate says it too (so a listed format can be passed back as it is):
+    // { n, 0 } = as fast as possible, { 0, 0 } = the device's default.
+    const whole = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+    if (typeof rate !== 'object' || rate === null || !whole(rate.num) || !whole(rate.den) || (rate.num === 0 && rate.den !== 0))
       throw invalid("frameRate must be a number, { num, den } with positive integers, or 'max'");
-    [num, den] = [rate.num, rate.den];
+    [num, den] = rate.den === 0 ? [rate.num === 0 ? 0 : 1, 0] : [rate.num, rate.den];
   }
   if (options.output !== undefined && options.output !== 'cpu' && options.output !== 'gpu')
     throw invalid(`output must be 'cpu' or 'gpu' (got ${String(options.output)})`);
   const width = options.width === undefined ? 0 : optionalCount('width', options.width);
   const height = options.height === undefined ? 0 : optionalCount('height', options.height);
-  return { width, height, pixelFormat, frameRateNum: num, frameRateDen: den, output: options.output === 'gpu' ? 1 : 0 };
+  return { width, height, pixelFormat, frameRateNum: num, frameRateDen: den, output: options.output === 'gpu' ? 1 : 0, fourcc };
+}
+
+/** The addon's video format, with the fourcc as text (left out where there is none). */
+export function toVideoFormat(f: NativeVideoFormat): VideoFormat {
+  const { fourcc, ...rest } = f;
+  return { ...rest, pixelFormat: rest.pixelFormat as PixelFormat, ...(fourcc ? { fourcc: fourccText(fourcc) } : {}) };
+}
+
+/**
+ * After configure: a fourcc that was asked for must be what the stream delivers (a backend
+ * without fourccs ignores it), and a pixelFormat given with it must name the same format.
+ */
+export function checkConfiguredFourcc(options: VideoOpenOptions, actual: VideoFormat): void {
+  if (options.fourcc === undefined) return;
+  if (actual.fourcc !== options.fourcc)
+    throw new MiniAVError(
+      'MINIAV_ERROR_FORMAT_NOT_SUPPORTED',
+      actual.fourcc === undefined
+        ? `fourcc '${options.fourcc}' was asked for, but this device's backend has no fourccs: choose the format by pixelFormat`
+        : `fourcc '${options.fourcc}' was asked for, but the device delivers '${actual.fourcc}'`,
+    );
+  const asked = options.pixelFormat;
+  if (asked !== undefined && asked !== 'unknown' && asked !== actual.pixelFormat)
+    throw invalid(`pixelFormat '${asked}' and fourcc '${options.fourcc}' name different formats ('${options.fourcc}' is '${actual.pixelFormat}'): give one of them`);
 }
 
 export function audioFormatArgs(options: AudioOpenOptions): Record<string, number> {

@@ -3,6 +3,8 @@ import {
   TypedEmitter,
   type AudioFormat,
   type CameraIntrinsics,
+  type CameraProperty,
+  type CameraStream,
   type CaptureStream,
   type DeviceType,
   type DropPolicy,
@@ -66,6 +68,12 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
 
   get format(): F {
     return this.#format;
+  }
+
+  /** Screens through the Wayland portal: pass it as `restoreToken` next time to skip the dialog. */
+  get restoreToken(): string | undefined {
+    if (this.#closed || this.type !== 'screen') return undefined;
+    return this.#native.restoreToken() || undefined;
   }
 
   get backend(): string {
@@ -253,6 +261,76 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     } else if (type === EVENT_ENDED) {
       this.#stopWith({ reason: 'source-ended', code, message });
     }
+  }
+}
+
+function invalid(message: string): MiniAVError {
+  return new MiniAVError('MINIAV_ERROR_INVALID_ARG', message);
+}
+
+function propertyName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0)
+    throw invalid(`property name must be a non-empty string from properties() (got ${JSON.stringify(name) ?? String(name)})`);
+  return name;
+}
+
+/** A camera stream: a video stream with the camera's properties. */
+export class NodeCameraStream extends NodeCaptureStream<VideoFormat> implements CameraStream {
+  #native: NativeStream;
+
+  /** @internal Use camera.open(). */
+  constructor(deviceId: string, nativeStream: NativeStream, format: VideoFormat, dropPolicy: DropPolicy, maxQueued: number) {
+    super('camera', deviceId, nativeStream, format, dropPolicy, maxQueued);
+    this.#native = nativeStream;
+  }
+
+  async properties(): Promise<CameraProperty[]> {
+    this.#assertOpen();
+    return this.#native.listProperties();
+  }
+
+  async getProperty(name: string): Promise<{ value: number; auto: boolean }> {
+    this.#assertOpen();
+    return this.#native.getProperty(propertyName(name));
+  }
+
+  async setProperty(name: string, value: number | boolean | string): Promise<void> {
+    this.#assertOpen();
+    const key = propertyName(name);
+    let n: number;
+    if (typeof value === 'boolean') n = value ? 1 : 0;
+    else if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value))
+        throw invalid(`property '${key}' takes a whole number (at most 2^53 in size), true/false, or a menu item's name (got ${value})`);
+      n = value;
+    } else if (typeof value === 'string') n = this.#menuValue(key, value);
+    else throw invalid(`property '${key}' takes a whole number, true/false, or a menu item's name (got ${typeof value})`);
+    this.#native.setProperty(key, n);
+  }
+
+  async setPropertyAuto(name: string, enable: boolean): Promise<void> {
+    this.#assertOpen();
+    const key = propertyName(name);
+    if (typeof enable !== 'boolean') throw invalid(`setPropertyAuto('${key}', enable): enable must be true or false (got ${String(enable)})`);
+    this.#native.setPropertyAuto(key, enable);
+  }
+
+  /** The value of the menu item called `item` of property `name`. */
+  #menuValue(name: string, item: string): number {
+    const property = this.#native.listProperties().find((p) => p.name === name);
+    if (!property) {
+      this.#native.getProperty(name); // the core's own "no such property" error
+      throw new MiniAVError('MINIAV_ERROR_NOT_SUPPORTED', `camera '${this.deviceId}' has no property '${name}'`);
+    }
+    if (property.type !== 'menu' || !property.menu)
+      throw invalid(`property '${name}' is ${property.type === 'integer' ? 'an integer' : `a ${property.type}`}: it takes a number${property.type === 'boolean' ? ' or true/false' : ''}, not the name '${item}'`);
+    const found = property.menu.find((m) => m.name === item);
+    if (!found) throw invalid(`'${item}' is not an item of property '${name}'; its items: ${property.menu.map((m) => `'${m.name}'`).join(', ')}`);
+    return found.value;
+  }
+
+  #assertOpen(): void {
+    if (this.closed) throw new MiniAVError('MINIAV_ERROR_STREAM_CLOSED', `the camera stream '${this.deviceId}' is closed; open a new one`);
   }
 }
 

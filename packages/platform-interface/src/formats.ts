@@ -1,7 +1,8 @@
 import type { PixelFormat, SampleFormat } from './types.js';
 
+/** Every PixelFormat; the last, 'unknown', names no layout (see `VideoFormat.fourcc`). */
 export const PIXEL_FORMATS: readonly PixelFormat[] = [
-  'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'gray', 'mjpeg', 'bgrx', 'rgbx',
+  'i420', 'nv12', 'nv21', 'yuyv', 'uyvy', 'rgb24', 'bgr24', 'rgba', 'bgra', 'argb', 'abgr', 'gray', 'mjpeg', 'bgrx', 'rgbx', 'unknown',
 ];
 export const SAMPLE_FORMATS: readonly SampleFormat[] = ['u8', 's16', 's24', 's32', 'f32'];
 
@@ -45,6 +46,8 @@ export function planeShapes(format: PixelFormat, width: number, height: number):
       return [{ rowBytes: width, rows: height }];
     case 'mjpeg':
       throw new RangeError('mjpeg is compressed: it has no plane shape');
+    case 'unknown':
+      throw new RangeError("pixel format 'unknown' has no plane shape MiniAV knows: see the frame's fourcc");
   }
 }
 
@@ -55,4 +58,36 @@ export function packedFrameSize(format: PixelFormat, width: number, height: numb
 
 export function bytesPerSample(format: SampleFormat): number {
   return format === 'u8' ? 1 : format === 's16' ? 2 : 4;
+}
+
+const BIG_ENDIAN = 0x80000000;
+
+/**
+ * A four-character code (V4L2 pixel format, DRM format) as text, the way `v4l2-ctl`
+ * prints it: 4 characters, trailing spaces kept ('Y10 '); '-BE' appended when the
+ * big-endian flag (bit 31) is set. '' for 0.
+ */
+export function fourccText(code: number): string {
+  if (!code) return '';
+  const be = (code & BIG_ENDIAN) !== 0;
+  const v = code & ~BIG_ENDIAN;
+  let s = '';
+  for (let i = 0; i < 4; i++) s += String.fromCharCode((v >>> (8 * i)) & 0xff);
+  return be ? `${s}-BE` : s;
+}
+
+const FOURCC_PATTERN = /^[\x20-\x7e]{4}(-BE)?$/;
+
+/** Whether `text` is a four-character code as `fourccText` writes it (4 printable ASCII characters, optional '-BE'). */
+export function isFourcc(text: unknown): text is string {
+  return typeof text === 'string' && FOURCC_PATTERN.test(text);
+}
+
+/** The numeric code of a four-character code ('YUYV' → 0x56595559); throws a RangeError for text that is not one. */
+export function fourccCode(text: string): number {
+  if (!isFourcc(text)) throw new RangeError(`'${String(text)}' is not a four-character code (4 printable ASCII characters, optionally followed by -BE)`);
+  let v = 0;
+  for (let i = 0; i < 4; i++) v |= text.charCodeAt(i) << (8 * i);
+  if (text.length > 4) v |= BIG_ENDIAN;
+  return v >>> 0;
 }

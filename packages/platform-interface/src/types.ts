@@ -8,7 +8,13 @@ export type PixelFormat =
   | 'rgb24' | 'bgr24' | 'rgba' | 'bgra' | 'argb' | 'abgr'
   | 'gray' | 'mjpeg'
   /** 32-bit with an undefined fourth byte (WebCodecs' BGRX/RGBX): what X11 writes, with no pass over the pixels. */
-  | 'bgrx' | 'rgbx';
+  | 'bgrx' | 'rgbx'
+  /**
+   * A format MiniAV has no name for (a V4L2 camera's YVYU, Y10, Bayer, ...): the driver's
+   * code in `fourcc` says what it is. Frames come as the driver delivers them, one plane
+   * per memory block; choose such a format with the `fourcc` option.
+   */
+  | 'unknown';
 
 /** Interleaved sample formats (WebCodecs names). */
 export type SampleFormat = 'u8' | 's16' | 's24' | 's32' | 'f32';
@@ -40,12 +46,23 @@ export interface FrameRate {
   den: number;
 }
 
+/**
+ * A driver's four-character format code, where the platform has one (V4L2), exactly as
+ * `v4l2-ctl --list-formats` prints it: always 4 characters, trailing spaces kept
+ * ('YUYV', 'RGB3', 'Y10 '), with '-BE' appended for the big-endian variants of a code
+ * ('XR15-BE'). See `fourccCode()` / `fourccText()` for the numeric form.
+ */
+export type FourCC = string;
+
 export interface VideoFormat {
   width: number;
   height: number;
+  /** 'unknown' for a format MiniAV has no name for: then `fourcc` names it. */
   pixelFormat: PixelFormat;
   frameRate: FrameRate;
   output: OutputPreference;
+  /** The driver's code for the format, where the platform has one (V4L2); absent elsewhere. */
+  fourcc?: FourCC;
 }
 
 export interface AudioFormat {
@@ -80,6 +97,15 @@ export interface VideoOpenOptions extends StreamOptions {
   frameRate?: number | FrameRate | 'max';
   /** 'gpu' asks for GPU handles where the backend can; frames say what they carry in `contentType`. */
   output?: OutputPreference;
+  /**
+   * Choose the format by the driver's code (V4L2), as `VideoFormat.fourcc` lists it: exactly
+   * 4 printable ASCII characters ('YVYU', 'Y10 '), optionally followed by '-BE'. This is how
+   * formats with pixelFormat 'unknown' are opened; when given, it decides the format and
+   * `pixelFormat` may be left out (or be 'unknown', or the matching name). A camera that does
+   * not offer it, or a backend without fourccs, fails with MINIAV_ERROR_FORMAT_NOT_SUPPORTED.
+   * An entry of `getSupportedFormats()` can be passed as the options as it is.
+   */
+  fourcc?: FourCC;
 }
 
 export interface AudioOpenOptions extends StreamOptions {
@@ -103,6 +129,11 @@ export interface ScreenOpenOptions extends VideoOpenOptions {
   cursor?: CursorMode;
   /** Deliver a frame only when the screen changed (counted in `stats.skipped` otherwise). */
   skipUnchanged?: boolean;
+  /**
+   * Wayland portal (`portal:monitor`, `portal:window`): an earlier stream's `restoreToken`
+   * shares the same source again without asking the user.
+   */
+  restoreToken?: string;
 }
 
 /** The pointer over a screen frame (cursor: 'metadata'). */
@@ -148,11 +179,46 @@ export interface VideoPlane {
   stride: number;
 }
 
+/** One plane of a DMA-BUF frame. Planes of one frame may share a descriptor at different offsets. */
+export interface DmaBufPlane {
+  /**
+   * A DMA-BUF file descriptor owned by the stream: open until the frame is released (do
+   * not close it; dup() it to keep the buffer longer). Reads -1 after `release()`.
+   */
+  fd: number;
+  /** Bytes from the start of the DMA-BUF to the plane's first row. */
+  offset: number;
+  /** Bytes from one row to the next. */
+  stride: number;
+}
+
+/**
+ * A frame as DMA-BUF file descriptors (contentType 'gpu-dmabuf'), for import into
+ * EGL/Vulkan/VA-API. The descriptors belong to the stream and are valid only until
+ * `release()` (and the stream may hand the same descriptor out again for a later frame):
+ * dup() one to keep it longer.
+ */
+export interface DmaBufInfo {
+  /** DRM_FORMAT_* code of the layout (`fourccCode('YUYV')` for yuyv); 0 when DRM has none. */
+  drmFormat: number;
+  /** DRM format modifier; 0n = linear. */
+  modifier: bigint;
+  planes: DmaBufPlane[];
+}
+
 export interface VideoData {
   width: number;
   height: number;
   pixelFormat: PixelFormat;
+  /**
+   * The pixels in CPU memory; present for every content type on Linux (a DMA-BUF frame
+   * from V4L2 is mapped for the CPU too).
+   */
   planes: VideoPlane[];
+  /** The driver's format code, where the platform has one (see `VideoFormat.fourcc`). */
+  fourcc?: FourCC;
+  /** contentType 'gpu-dmabuf': the frame's DMA-BUF descriptors (valid until `release()`). */
+  dmabuf?: DmaBufInfo;
   intrinsics?: CameraIntrinsics;
   cursor?: CursorInfo;
 }
@@ -236,9 +302,66 @@ export interface CaptureStream<F extends VideoFormat | AudioFormat = VideoFormat
 export interface VideoStream extends CaptureStream<VideoFormat> {
   /** Supply calibrated intrinsics; every following frame carries them (null clears). */
   setIntrinsics(intrinsics: CameraIntrinsics | null): void;
+  /**
+   * Screens shared through the Wayland portal: a token for `ScreenOpenOptions.restoreToken`
+   * that brings back the same source without the dialog; undefined elsewhere.
+   */
+  readonly restoreToken?: string;
 }
 
 export type AudioStream = CaptureStream<AudioFormat>;
+
+export type CameraPropertyType = 'integer' | 'boolean' | 'menu' | 'button';
+
+/**
+ * A camera setting (brightness, exposure, focus, ...). Portable names where MiniAV knows
+ * the control: 'brightness', 'contrast', 'saturation', 'hue', 'gamma', 'sharpness', 'gain',
+ * 'exposure', 'white-balance' (temperature, K), 'focus', 'zoom', 'pan', 'tilt',
+ * 'backlight-compensation', 'power-line-frequency'; other controls of the driver by the
+ * driver's own name (lower case with '_', as `v4l2-ctl -l` prints them). "Automatic" is
+ * part of a property (`hasAuto`/`auto`), not a property of its own.
+ *
+ * Values are 64-bit integers in the driver; they arrive as numbers, so values beyond
+ * ±2^53 are rounded.
+ */
+export interface CameraProperty {
+  /** What getProperty/setProperty take. */
+  name: string;
+  /** The driver's description ('Brightness'). */
+  label: string;
+  /** 'menu': the value is one of `menu[].value`; 'button': setting any value triggers an action. */
+  type: CameraPropertyType;
+  min: number;
+  max: number;
+  step: number;
+  default: number;
+  /** The value when listed. */
+  value: number;
+  /** setPropertyAuto works. */
+  hasAuto: boolean;
+  /** The device sets the value itself now. */
+  auto: boolean;
+  readOnly: boolean;
+  /** Has no effect now (usually: automatic mode is on). */
+  inactive: boolean;
+  /** type 'menu': the items; setProperty also takes an item's name. */
+  menu?: { value: number; name: string }[];
+}
+
+/** A camera stream, with the camera's properties. */
+export interface CameraStream extends VideoStream {
+  /** Every property of the camera, with its current value ([] where the camera has none). */
+  properties(): Promise<CameraProperty[]>;
+  /** One property's value; MINIAV_ERROR_NOT_SUPPORTED for a name the camera does not have. */
+  getProperty(name: string): Promise<{ value: number; auto: boolean }>;
+  /**
+   * Sets a property (and turns its automatic mode off). A boolean sets 1 or 0; a string
+   * picks a menu item by its name. Values out of range: MINIAV_ERROR_INVALID_ARG.
+   */
+  setProperty(name: string, value: number | boolean | string): Promise<void>;
+  /** Lets the device set the value itself (enable) or not; only where `hasAuto`. */
+  setPropertyAuto(name: string, enable: boolean): Promise<void>;
+}
 
 export interface DeviceChange {
   type: 'added' | 'removed';
@@ -257,7 +380,7 @@ export interface CameraAPI {
   watchDevices: WatchDevices;
   enumerateDevices(): Promise<DeviceInfo[]>;
   getSupportedFormats(deviceId: string): Promise<VideoFormat[]>;
-  open(deviceId: string, options?: VideoOpenOptions): Promise<VideoStream>;
+  open(deviceId: string, options?: VideoOpenOptions): Promise<CameraStream>;
 }
 
 export interface ScreenAPI {

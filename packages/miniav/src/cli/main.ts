@@ -11,6 +11,7 @@ import {
   screen,
   type AudioFormat,
   type AudioOpenOptions,
+  type CameraProperty,
   type CaptureStream,
   type DeviceInfo,
   type DeviceType,
@@ -29,6 +30,8 @@ Usage:
   miniav devices [--json]
   miniav formats <camera|screen|audio|loopback> <id> [--json]
   miniav capture <camera|screen|audio|loopback> <id> -o FILE [options]
+  miniav properties <camera-id> [--json]
+  miniav set <camera-id> <property> <value|auto|manual>
 
 Capture options:
   -o, --output FILE      .y4m (video), .wav (audio), .png (one frame), .raw (as delivered,
@@ -37,6 +40,7 @@ Capture options:
   --duration S           stop after S seconds (default 5)
   --width W --height H   video size
   --pixel-format F       bgra, rgba, nv12, i420, yuyv, rgb24, bgr24, gray, ...
+  --fourcc CODE          the driver's format code, as 'formats' lists it (V4L2: 'YVYU')
   --fps R                frames per second, or 'max'
   --region X,Y,W,H       screen: capture this rectangle of the display
   --window               screen: <id> is a window id
@@ -46,6 +50,9 @@ Capture options:
   --buffer-frames N      audio frames per buffer
   --pool-size N          native buffers in the stream's pool
   --json                 print the stream's stats as JSON at the end
+
+Set: a number, true/false, a menu item's name, 'auto' (the camera sets the value
+itself) or 'manual'. Negative numbers after '--': miniav set CAM hue -- -20
 
 The virtual 'test-pattern' device works for every type; MINIAV_FAKE_DEVICES=1 lists it.
 `;
@@ -106,11 +113,71 @@ async function formats(type: DeviceType, id: string, json: boolean): Promise<voi
     console.log(JSON.stringify(list, null, 2));
     return;
   }
+  const video = list as VideoFormat[];
+  const fourccs = video.some((f) => f.fourcc !== undefined);
   const rows =
     type === 'camera' || type === 'screen'
-      ? [['WIDTH', 'HEIGHT', 'PIXEL FORMAT', 'FPS'], ...(list as VideoFormat[]).map((f) => [String(f.width), String(f.height), f.pixelFormat, rateText(f.frameRate)])]
+      ? [
+          ['WIDTH', 'HEIGHT', 'PIXEL FORMAT', 'FPS', ...(fourccs ? ['FOURCC'] : [])],
+          ...video.map((f) => [String(f.width), String(f.height), f.pixelFormat, rateText(f.frameRate), ...(fourccs ? [`'${f.fourcc ?? ''}'`] : [])]),
+        ]
       : [['RATE', 'CHANNELS', 'SAMPLE FORMAT', 'BUFFER FRAMES'], ...(list as AudioFormat[]).map((f) => [String(f.sampleRate), String(f.channels), f.sampleFormat, String(f.bufferFrames)])];
   console.log(table(rows));
+}
+
+function propertyValueText(p: CameraProperty, value: number): string {
+  if (p.type === 'button') return '-';
+  if (p.type === 'boolean') return value ? 'true' : 'false';
+  const item = p.menu?.find((m) => m.value === value);
+  return item ? `${value} (${item.name})` : String(value);
+}
+
+async function properties(id: string, json: boolean): Promise<void> {
+  const cam = await camera.open(id);
+  let list: CameraProperty[];
+  try {
+    list = await cam.properties();
+  } finally {
+    await cam.close();
+  }
+  if (json) {
+    console.log(JSON.stringify(list, null, 2));
+    return;
+  }
+  if (list.length === 0) {
+    console.log(`camera '${id}' has no properties`);
+    return;
+  }
+  const rows = [['NAME', 'TYPE', 'VALUE', 'DEFAULT', 'RANGE', 'AUTO', 'FLAGS']];
+  for (const p of list) {
+    const range = p.type === 'integer' ? `${p.min}..${p.max}${p.step > 1 ? ` step ${p.step}` : ''}` : p.type === 'menu' ? `${p.menu?.length ?? 0} items` : '';
+    const flags = [p.readOnly ? 'read-only' : '', p.inactive ? 'inactive' : ''].filter(Boolean).join(',');
+    rows.push([p.name, p.type, propertyValueText(p, p.value), p.type === 'button' ? '' : propertyValueText(p, p.default), range, p.hasAuto ? (p.auto ? 'on' : 'off') : '', flags]);
+  }
+  console.log(table(rows));
+  for (const p of list.filter((x) => x.menu?.length)) console.log(`\n${p.name}: ${p.menu!.map((m) => `${m.value} = ${m.name}`).join(', ')}`);
+}
+
+async function setProperty(id: string, name: string, text: string): Promise<void> {
+  const cam = await camera.open(id);
+  try {
+    if (text === 'auto' || text === 'manual') await cam.setPropertyAuto(name, text === 'auto');
+    else {
+      const p = (await cam.properties()).find((x) => x.name === name);
+      // A menu item's own name first (an integer menu's items are numbers), then a number, then true/false.
+      const value: number | boolean | string =
+        p?.menu?.some((m) => m.name === text) ? text
+        : /^-?\d+$/.test(text) ? Number(text)
+        : text === 'true' || text === 'false' ? text === 'true'
+        : text;
+      await cam.setProperty(name, value);
+    }
+    const p = (await cam.properties()).find((x) => x.name === name);
+    const now = await cam.getProperty(name);
+    console.log(`${name} = ${p ? propertyValueText(p, now.value) : now.value}${now.auto ? ' (auto)' : ''}`);
+  } finally {
+    await cam.close();
+  }
 }
 
 function rateText(r: { num: number; den: number }): string {
@@ -153,6 +220,7 @@ async function openFor(type: DeviceType, id: string, v: Values): Promise<Capture
       ...(v.width !== undefined ? { width: int('width', v.width as string)! } : {}),
       ...(v.height !== undefined ? { height: int('height', v.height as string)! } : {}),
       ...(v['pixel-format'] !== undefined ? { pixelFormat: v['pixel-format'] as PixelFormat } : {}),
+      ...(v.fourcc !== undefined ? { fourcc: v.fourcc as string } : {}),
       ...(frameRate !== undefined ? { frameRate } : {}),
       ...(pool ? { poolSize: pool } : {}),
     };
@@ -245,6 +313,7 @@ export async function main(argv: string[]): Promise<number> {
         width: { type: 'string' },
         height: { type: 'string' },
         'pixel-format': { type: 'string' },
+        fourcc: { type: 'string' },
         fps: { type: 'string' },
         region: { type: 'string' },
         window: { type: 'boolean' },
@@ -282,6 +351,17 @@ export async function main(argv: string[]): Promise<number> {
         if (!id) throw new UsageError('capture needs a type and a device id');
         await capture(parseType(typeArg), id, values);
         return 0;
+      case 'properties':
+        if (!typeArg || positionals.length > 2) throw new UsageError('properties needs one camera id');
+        await properties(typeArg, values.json === true);
+        return 0;
+      case 'set': {
+        const [, camId, name, value] = positionals;
+        if (!camId || !name || value === undefined || positionals.length > 4)
+          throw new UsageError('set needs a camera id, a property name and a value (a number, true/false, a menu item, auto or manual)');
+        await setProperty(camId, name, value);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -89,7 +89,9 @@ export class RawWriter implements FrameWriter {
 
   write(frame: Frame, sampleFrames?: number): void {
     if (frame.video) {
+      // Compressed, or a layout MiniAV has no name for (see the format's fourcc): as delivered.
       if (frame.video.pixelFormat === 'mjpeg') this.#sink.write(frame.video.planes[0]!.data);
+      else if (frame.video.pixelFormat === 'unknown') for (const plane of frame.video.planes) this.#sink.write(plane.data);
       else for (const plane of packPlanes(frame.video)) this.#sink.write(plane);
     } else {
       this.#sink.write(audioBytes(audio(frame), sampleFrames));
