@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing MiniAV needs on Debian/Ubuntu: a C/C++ toolchain,
-# CMake, the XCB and PulseAudio headers, Xvfb, PulseAudio and PipeWire for the rigs, QEMU +
+# CMake, the XCB, PulseAudio, PipeWire and D-Bus headers, Xvfb, PulseAudio, PipeWire and headless sway with
+# xdg-desktop-portal(-wlr) for the rigs, QEMU +
 # Debian's kernel + static busybox for the V4L2 rig (a VM with the vivid driver) and
 # v4l-utils (v4l2-ctl, the tests' reference), ffmpeg (ffprobe checks the CLI's files, and
 # the benchmarks compare against it), and the npm packages.
@@ -13,6 +14,10 @@ bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make ffprobe:ffmpeg Xvfb:xvf
   /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
   /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
   /usr/include/xcb/damage.h:libxcb-damage0-dev \
+  pkg-config:pkg-config /usr/include/pipewire-0.3/pipewire/pipewire.h:libpipewire-0.3-dev \
+  /usr/include/spa-0.2/spa/param/video/format-utils.h:libspa-0.2-dev /usr/include/dbus-1.0/dbus/dbus.h:libdbus-1-dev \
+  sway:sway swaybg:swaybg /usr/libexec/xdg-desktop-portal:xdg-desktop-portal \
+  /usr/libexec/xdg-desktop-portal-wlr:xdg-desktop-portal-wlr dbus-send:dbus-bin setpriv:util-linux \
   qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static cpio:cpio v4l2-ctl:v4l-utils
 # The VM boots the distribution's own kernel (any installed one with the vivid module will do).
 compgen -G '/boot/vmlinuz-*' >/dev/null || bash scripts/apt-ensure.sh /boot/vmlinuz:linux-image-amd64

@@ -76,6 +76,26 @@ static void capture_background(MiniAVScreenContextHandle ctx) {
     CHECK_EQ_INT(MiniAV_Screen_StopCapture(ctx), MINIAV_SUCCESS);
 }
 
+/* The desktop ends the session (its portal backend dies): the stream ends with DEVICE_LOST. */
+static void test_session_ends(void) {
+    const char *pidfile = getenv("MINIAV_RIG_PORTAL_XDPW_PIDFILE");
+    CHECK(pidfile != NULL);
+    if (!pidfile) return;
+    MiniAVScreenContextHandle ctx = open_monitor(NULL, NULL, 0);
+    catcher c = {0};
+    MiniAV_Stream_SetEventCallback(ctx, on_event, &c);
+    CHECK_EQ_INT(MiniAV_Screen_StartCapture(ctx, on_frame, &c, NULL), MINIAV_SUCCESS);
+    WAIT_FOR(atomic_load(&c.frames) >= 3, 10000);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "kill $(cat '%s')", pidfile);
+    CHECK_EQ_INT(system(cmd), 0);
+    WAIT_FOR(atomic_load(&c.event) != 0, 5000);
+    CHECK_EQ_INT(atomic_load(&c.event), MINIAV_EVENT_ERROR);
+    CHECK_EQ_INT(c.event_code, MINIAV_ERROR_DEVICE_LOST);
+    CHECK_EQ_INT(MiniAV_Screen_StopCapture(ctx), MINIAV_SUCCESS);
+    CHECK_EQ_INT(MiniAV_Screen_DestroyContext(ctx), MINIAV_SUCCESS);
+}
+
 static void test_enumerate(void) {
     MiniAVDeviceInfo *d;
     uint32_t n;
@@ -116,6 +136,11 @@ int main(void) {
     MiniAV_Screen_DestroyContext(ctx);
     /* Again with the token: no dialog (the rig's portal never shows one; the token must be accepted). */
     ctx = open_monitor(token, NULL, 0);
+    capture_background(ctx);
+    MiniAV_Screen_DestroyContext(ctx);
+    test_session_ends();
+    /* The bus starts a new portal backend on demand: sharing works again. */
+    ctx = open_monitor(NULL, NULL, 0);
     capture_background(ctx);
     MiniAV_Screen_DestroyContext(ctx);
     TEST_DONE();

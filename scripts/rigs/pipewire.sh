@@ -41,7 +41,8 @@ print_env() {
   echo "export MINIAV_RIG_PULSE_SINK=miniav_sink MINIAV_RIG_PULSE_MIC_FEED=miniav_mic_feed.monitor"
 }
 
-alive() { [[ -f $RIG_DIR/$1.pid ]] && kill -0 "$(cat "$RIG_DIR/$1.pid")" 2>/dev/null; }
+alive() { [[ -f $RIG_DIR/$1.pid ]] && alive_pid "$(cat "$RIG_DIR/$1.pid")"; }
+alive_pid() { kill -0 "$1" 2>/dev/null && [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; }
 
 # Starts `name cmd...` in the background with the rig's environment; saves its pid.
 bg() {
@@ -119,7 +120,8 @@ stop() {
     pid=$(cat "$RIG_DIR/$name.pid")
     if [[ $name == mic-feed ]]; then pkill -P "$pid" 2>/dev/null || true; fi # its pipeline (pacat, cat), by parent pid
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # A zombie counts as gone: where PID 1 does not reap orphans, kill -0 keeps succeeding.
+    for _ in $(seq 50); do alive_pid "$pid" || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$RIG_DIR/$name.pid"
   done

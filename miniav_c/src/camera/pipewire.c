@@ -151,7 +151,7 @@ static MiniAVResultCode start(miniav_stream *s) {
     miniav_pw_node node;
     MiniAVResultCode r = find_camera(st->conn, s->device_id, &node); /* still there? */
     if (r) return r;
-    return miniav_pw_video_start(s, st->conn, st->node_name, 0, "Camera", &st->chosen, &st->video);
+    return miniav_pw_video_start(s, st->conn, st->node_name, node.id, "Camera", &st->chosen, &st->video);
 }
 
 static void stop(miniav_stream *s) {

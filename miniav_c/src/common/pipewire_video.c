@@ -568,7 +568,21 @@ struct miniav_pw_video {
     bool ended;
     bool have_seq;
     uint64_t last_seq;   /* the source's frame counter (header metadata) */
+    uint32_t node_id;    /* the source node: its removal ends the stream */
+    struct pw_registry *registry;
+    struct spa_hook registry_listener;
 };
+
+/* A source that goes away often only pauses our stream (a portal session closed by the
+ * desktop, a camera unplugged): the node's removal from the registry is the sure sign. */
+static void on_global_remove(void *data, uint32_t id) {
+    miniav_pw_video *v = data;
+    if (id != v->node_id || v->ended) return;
+    v->ended = true;
+    miniav_stream_emit(v->s, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST, "the PipeWire source went away; the stream has ended");
+}
+
+static const struct pw_registry_events video_registry_events = {PW_VERSION_REGISTRY_EVENTS, .global_remove = on_global_remove};
 
 static void on_wake(void *data, uint64_t count) {
     miniav_pw_video *v = data;
@@ -855,6 +869,7 @@ MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, cons
     miniav_pw_video *v = calloc(1, sizeof *v);
     if (!v) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     v->s = s;
+    v->node_id = target_id;
     v->conn = c;
     v->want_dmabuf = format->output_preference == MINIAV_OUTPUT_PREFERENCE_GPU;
     v->pixel_format = format->pixel_format;
@@ -877,6 +892,8 @@ MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, cons
     struct pw_properties *props = pw.properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture", PW_KEY_MEDIA_ROLE, role,
                                                     PW_KEY_APP_NAME, "MiniAV", target ? PW_KEY_TARGET_OBJECT : NULL, target, NULL);
     v->stream = props ? pw.stream_new(c->core, "miniav-video", props) : NULL;
+    v->registry = pw_core_get_registry(c->core, PW_VERSION_REGISTRY, 0);
+    if (v->registry) pw_registry_add_listener(v->registry, &v->registry_listener, &video_registry_events, v);
     int r = -1;
     if (v->stream) {
         v->wake = pw_loop_add_event(pw.thread_loop_get_loop(c->loop), on_wake, v);
@@ -922,6 +939,10 @@ void miniav_pw_video_stop(miniav_pw_video *v) {
         v->bs = NULL;
     }
     if (v->wake) pw_loop_destroy_source(pw.thread_loop_get_loop(c->loop), v->wake);
+    if (v->registry) {
+        spa_hook_remove(&v->registry_listener);
+        pw.proxy_destroy((struct pw_proxy *)v->registry);
+    }
     pw.thread_loop_unlock(c->loop);
     free(v);
 }

@@ -38,7 +38,8 @@ MiniAVResultCode miniav_pw_choose_format(const MiniAVVideoFormatInfo *req, const
 
 typedef struct miniav_pw_video miniav_pw_video;
 /* Starts a stream from node `target` (node.name), or when target is NULL from node id
- * `target_id` (a portal's remote), with exactly `format` (from the node's list),
+ * `target_id` (a portal's remote); target_id is the node either way (its removal ends the
+ * stream with DEVICE_LOST). With exactly `format` (from the node's list),
  * delivering into s. `role`: media.role ("Camera", "Screen"). GPU output asks for DMA-BUF
  * and takes shared memory where the node offers none. */
 MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, uint32_t target_id, const char *role,
