@@ -3,7 +3,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer), the Node tests against an ASan build
 # of the addon, the PulseAudio tests a second time against PipeWire with the PipeWire
 # camera tests, the Wayland portal tests on headless sway, the V4L2 tests in a
-# VM with the vivid driver (scripts/rigs/vivid-vm.sh), then the Node tests.
+# VM with the vivid driver (scripts/rigs/vivid-vm.sh), the @miniav/web tests in headless
+# Chromium, then the Node tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -70,5 +71,8 @@ MINIAV_VIVID_PARAMS='n_devs=2 node_types=0x1,0x1' bash scripts/rigs/vivid-vm.sh 
   node --test --test-concurrency=1 --test-reporter=dot packages/node/test/v4l2.test.mjs || rc=1
   exit $rc'
 
+echo "== Web tests (@miniav/web in headless Chromium)"
+node --test --test-concurrency=1 --test-reporter=dot packages/web/test/*.test.mjs
+
 echo "== Node tests"
-node --test --test-concurrency=1 packages/*/test/*.test.mjs
+node --test --test-concurrency=1 packages/node/test/*.test.mjs packages/miniav/test/*.test.mjs

@@ -19,7 +19,8 @@ export type PixelFormat =
 /** Interleaved sample formats (WebCodecs names). */
 export type SampleFormat = 'u8' | 's16' | 's24' | 's32' | 'f32';
 
-export type ContentType = 'cpu' | 'gpu-dmabuf' | 'gpu-d3d11' | 'gpu-metal';
+/** Where the frame's pixels are: CPU memory, or a GPU object (Linux DMA-BUF, a D3D11 or Metal texture, a browser `VideoFrame`). */
+export type ContentType = 'cpu' | 'gpu-dmabuf' | 'gpu-d3d11' | 'gpu-metal' | 'gpu-videoframe';
 export type OutputPreference = 'cpu' | 'gpu';
 export type DropPolicy = 'drop-newest' | 'drop-oldest';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'none';
@@ -321,8 +322,9 @@ export type CameraPropertyType = 'integer' | 'boolean' | 'menu' | 'button';
  * driver's own name (lower case with '_', as `v4l2-ctl -l` prints them). "Automatic" is
  * part of a property (`hasAuto`/`auto`), not a property of its own.
  *
- * Values are 64-bit integers in the driver; they arrive as numbers, so values beyond
- * ±2^53 are rounded.
+ * Native drivers have 64-bit integer values; they arrive as numbers, so values beyond
+ * ±2^53 are rounded. In browsers some values are fractional (focus distance in metres,
+ * zoom in steps of 0.1), and 'torch' exists there too.
  */
 export interface CameraProperty {
   /** What getProperty/setProperty take. */

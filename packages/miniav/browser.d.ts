@@ -1,0 +1,2 @@
+export * from '@miniav/web';
+export { default } from '@miniav/web';
