@@ -62,16 +62,21 @@ static void forced_name(MiniAVDeviceType type, char out[32]) {
     if (!out[0]) miniav_copy_string(out, 32, getenv(type_env[type]));
 }
 
-/* Backends to consider, in order: the forced one alone, or every available one.
- * `preferred` (a stream's own option) wins over the global choice. */
+/* The backend a stream must use ("" = any): `preferred` (a stream's own option) wins over
+ * the global choice. */
+static void chosen_name(MiniAVDeviceType type, const char *preferred, char out[32]) {
+    if (preferred && *preferred)
+        miniav_copy_string(out, 32, preferred);
+    else
+        forced_name(type, out);
+}
+
+/* Backends to consider, in order: the forced one alone, or every available one. */
 static MiniAVResultCode usable_backends(MiniAVDeviceType type, const char *preferred, const miniav_backend *out[], size_t max,
                                         size_t *n) {
     const miniav_backend *const *list = backends_of(type);
     char forced[32];
-    if (preferred && *preferred)
-        miniav_copy_string(forced, sizeof forced, preferred);
-    else
-        forced_name(type, forced);
+    chosen_name(type, preferred, forced);
     *n = 0;
     for (size_t i = 0; list[i] && *n < max; i++) {
         if (forced[0] && strcmp(forced, list[i]->name)) continue;
@@ -135,10 +140,7 @@ MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_i
      * availability checks cost a connection to a server). */
     const miniav_backend *const *list = backends_of(type);
     char forced[32];
-    if (preferred && *preferred)
-        miniav_copy_string(forced, sizeof forced, preferred);
-    else
-        forced_name(type, forced);
+    chosen_name(type, preferred, forced);
     bool named = false;
     for (size_t i = 0; list[i]; i++) {
         if (forced[0] && strcmp(forced, list[i]->name)) continue;
