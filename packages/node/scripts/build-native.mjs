@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, copyFileSync } from 'node:fs';
+import { mkdirSync, copyFileSync, renameSync } from 'node:fs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,5 +33,9 @@ run('cmake', ['-S', root, '-B', buildDir, `-DCMAKE_BUILD_TYPE=${debug || sanitiz
   `-DNODE_API_INCLUDE_DIR=${headers}`, `-DNODE_ADDON_API_DIR=${addonApi}`, `-DMINIAV_SANITIZE=${sanitize ? 'ON' : 'OFF'}`]);
 run('cmake', ['--build', buildDir, '--parallel', '2']);
 mkdirSync(join(root, 'build', flavour), { recursive: true });
-copyFileSync(join(buildDir, 'miniav.node'), join(root, 'build', flavour, 'miniav.node'));
-console.log('miniav: built', join(root, 'build', flavour, 'miniav.node'));
+// Copy beside it, then rename over it: overwriting the file in place would change the code
+// under any process that has the addon loaded (a running app or benchmark dies with SIGSEGV).
+const target = join(root, 'build', flavour, 'miniav.node');
+copyFileSync(join(buildDir, 'miniav.node'), `${target}.${process.pid}.tmp`);
+renameSync(`${target}.${process.pid}.tmp`, target);
+console.log('miniav: built', target);
