@@ -238,6 +238,25 @@ static void test_camera_goes_away(const char *exe) {
     start_camera(exe); /* back for anything after */
 }
 
+/* GPU output from a source without DMA-BUF (the fake camera offers no modifiers): shared
+ * memory frames, and the format says so. */
+static void test_gpu_falls_back_to_shared_memory(void) {
+    MiniAVCameraContextHandle ctx;
+    MiniAV_Camera_CreateContext(&ctx);
+    MiniAVVideoFormatInfo f = {320, 240, MINIAV_PIXEL_FORMAT_YUY2, 30, 1, MINIAV_OUTPUT_PREFERENCE_GPU, 0};
+    CHECK_EQ_INT(MiniAV_Camera_Configure(ctx, ID, &f), MINIAV_SUCCESS);
+    catcher c = {.bpp = 2};
+    CHECK_EQ_INT(MiniAV_Camera_StartCapture(ctx, on_frame, &c), MINIAV_SUCCESS);
+    WAIT_FOR(atomic_load(&c.frames) >= 5, 5000);
+    CHECK(atomic_load(&c.frames) >= 5);
+    CHECK_EQ_INT(c.bad_content, 0);
+    MiniAVVideoFormatInfo got;
+    MiniAV_Camera_GetConfiguredFormat(ctx, &got);
+    CHECK_EQ_INT(got.output_preference, MINIAV_OUTPUT_PREFERENCE_CPU);
+    MiniAV_Camera_StopCapture(ctx);
+    MiniAV_Camera_DestroyContext(ctx);
+}
+
 static void test_bad_input(void) {
     MiniAVCameraContextHandle ctx;
     MiniAV_Camera_CreateContext(&ctx);
@@ -264,6 +283,7 @@ int main(int argc, char **argv) {
     test_capture_and_hold(MINIAV_PIXEL_FORMAT_BGRX32, 640, 480, 4);
     test_hold_all();
     test_release_after_destroy();
+    test_gpu_falls_back_to_shared_memory();
     test_bad_input();
     test_camera_goes_away(argv[1]);
     stop_camera();

@@ -425,28 +425,66 @@ static void add_enum_format(format_list *l, const struct spa_pod *param) {
 
 typedef struct {
     format_list list;
+    /* Modifier collection (miniav_pw_node_modifiers): the DMA-BUF modifiers offered for one format. */
+    uint32_t want_spa_format;
+    uint64_t *modifiers;
+    uint32_t max_modifiers, n_modifiers;
 } param_listing;
+
+static bool offers_format(const struct spa_pod_object *obj, uint32_t spa_format) {
+    const struct spa_pod_prop *p = spa_pod_object_find_prop(obj, NULL, SPA_FORMAT_VIDEO_format);
+    if (!p) return false;
+    uint32_t choice, size;
+    const void *vals;
+    uint32_t n = prop_values(&p->value, &choice, &vals, &size);
+    for (uint32_t i = 0; i < n; i++)
+        if (((const uint32_t *)vals)[i] == spa_format) return true;
+    return false;
+}
+
+static void collect_modifiers(param_listing *pl, const struct spa_pod *param) {
+    uint32_t media_type, media_subtype;
+    if (!spa_pod_is_object_type(param, SPA_TYPE_OBJECT_Format) || spa_format_parse(param, &media_type, &media_subtype) < 0 ||
+        media_type != SPA_MEDIA_TYPE_video || media_subtype != SPA_MEDIA_SUBTYPE_raw)
+        return;
+    const struct spa_pod_object *obj = (const struct spa_pod_object *)param;
+    const struct spa_pod_prop *p = spa_pod_object_find_prop(obj, NULL, SPA_FORMAT_VIDEO_modifier);
+    if (!p || !offers_format(obj, pl->want_spa_format)) return;
+    uint32_t choice, size;
+    const void *vals;
+    uint32_t n = prop_values(&p->value, &choice, &vals, &size);
+    if (size != sizeof(uint64_t)) return;
+    for (uint32_t i = choice == SPA_CHOICE_Enum && n > 1 ? 1 : 0; i < n; i++) {
+        uint64_t m = ((const uint64_t *)vals)[i];
+        bool seen = false;
+        for (uint32_t k = 0; k < pl->n_modifiers; k++) seen |= pl->modifiers[k] == m;
+        if (!seen && pl->n_modifiers < pl->max_modifiers) pl->modifiers[pl->n_modifiers++] = m;
+    }
+}
 
 static void on_node_param(void *data, int seq, uint32_t id, uint32_t index, uint32_t next, const struct spa_pod *param) {
     (void)seq, (void)index, (void)next;
     param_listing *pl = data;
-    if (id == SPA_PARAM_EnumFormat && param) add_enum_format(&pl->list, param);
+    if (id != SPA_PARAM_EnumFormat || !param) return;
+    if (pl->modifiers)
+        collect_modifiers(pl, param);
+    else
+        add_enum_format(&pl->list, param);
 }
 
 static const struct pw_node_events node_events = {PW_VERSION_NODE_EVENTS, .param = on_node_param};
 
-MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
-    param_listing pl = {0};
-    struct spa_hook reg_listener, node_listener;
+/* Asks a node for its EnumFormat params; on_node_param files them into pl. */
+static bool enum_formats(miniav_pw_conn *c, uint32_t node_id, param_listing *pl) {
+    struct spa_hook node_listener;
     pw.thread_loop_lock(c->loop);
     struct pw_registry *reg = pw_core_get_registry(c->core, PW_VERSION_REGISTRY, 0);
     bool ok = false;
     if (reg) {
-        spa_zero(reg_listener);
         struct pw_node *node = pw_registry_bind(reg, node_id, PW_TYPE_INTERFACE_Node, PW_VERSION_NODE, 0);
         if (node) {
             spa_zero(node_listener);
-            pw_node_add_listener(node, &node_listener, &node_events, &pl);
+            pw_node_add_listener(node, &node_listener, &node_events, pl);
             pw_node_enum_params(node, 0, SPA_PARAM_EnumFormat, 0, UINT32_MAX, NULL);
             ok = roundtrip(c);
             spa_hook_remove(&node_listener);
@@ -455,6 +493,12 @@ MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, Min
         pw.proxy_destroy((struct pw_proxy *)reg);
     }
     pw.thread_loop_unlock(c->loop);
+    return ok;
+}
+
+MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
+    param_listing pl = {0};
+    bool ok = enum_formats(c, node_id, &pl);
     if (!ok || pl.list.oom) {
         free(pl.list.items);
         return pl.list.oom ? miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory")
@@ -463,6 +507,12 @@ MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, Min
     *formats = pl.list.items;
     *count = pl.list.count;
     return MINIAV_SUCCESS;
+}
+
+uint32_t miniav_pw_node_modifiers(miniav_pw_conn *c, uint32_t node_id, MiniAVPixelFormat format, uint64_t *modifiers, uint32_t max) {
+    param_listing pl = {.want_spa_format = to_spa(format), .modifiers = modifiers, .max_modifiers = max};
+    if (pl.want_spa_format == SPA_VIDEO_FORMAT_UNKNOWN || !enum_formats(c, node_id, &pl)) return 0;
+    return pl.n_modifiers;
 }
 
 static double fps_of(const MiniAVVideoFormatInfo *f) {
@@ -565,6 +615,9 @@ struct miniav_pw_video {
     bool mjpeg;
     MiniAVPixelFormat pixel_format;
     bool want_dmabuf;
+    uint64_t modifiers[16];     /* the source's DMA-BUF modifiers for the format, offered back */
+    uint32_t n_modifiers;
+    MiniAVVideoFormatInfo format; /* the fixed format asked for */
     bool ended;
     bool have_seq;
     uint64_t last_seq;   /* the source's frame counter (header metadata) */
@@ -794,6 +847,44 @@ static void on_process(void *data) {
     }
 }
 
+/* The EnumFormat of the requested format; with modifiers: the DMA-BUF variant (the modifier
+ * a choice the source fixates, or one fixed value), else the shared-memory one. */
+static const struct spa_pod *build_format(struct spa_pod_builder *b, const MiniAVVideoFormatInfo *format, const uint64_t *modifiers,
+                                          uint32_t n_modifiers) {
+    struct spa_pod_frame frame;
+    bool mjpeg = format->pixel_format == MINIAV_PIXEL_FORMAT_MJPEG;
+    spa_pod_builder_push_object(b, &frame, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
+    spa_pod_builder_add(b, SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype,
+                        SPA_POD_Id(mjpeg ? SPA_MEDIA_SUBTYPE_mjpg : SPA_MEDIA_SUBTYPE_raw), 0);
+    if (!mjpeg) spa_pod_builder_add(b, SPA_FORMAT_VIDEO_format, SPA_POD_Id(to_spa(format->pixel_format)), 0);
+    if (n_modifiers == 1) {
+        spa_pod_builder_prop(b, SPA_FORMAT_VIDEO_modifier, SPA_POD_PROP_FLAG_MANDATORY);
+        spa_pod_builder_long(b, (int64_t)modifiers[0]);
+    } else if (n_modifiers > 1) {
+        struct spa_pod_frame choice;
+        spa_pod_builder_prop(b, SPA_FORMAT_VIDEO_modifier, SPA_POD_PROP_FLAG_MANDATORY | SPA_POD_PROP_FLAG_DONT_FIXATE);
+        spa_pod_builder_push_choice(b, &choice, SPA_CHOICE_Enum, 0);
+        spa_pod_builder_long(b, (int64_t)modifiers[0]); /* the default */
+        for (uint32_t i = 0; i < n_modifiers; i++) spa_pod_builder_long(b, (int64_t)modifiers[i]);
+        spa_pod_builder_pop(b, &choice);
+    }
+    spa_pod_builder_add(b, SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&SPA_RECTANGLE(format->width, format->height)), 0);
+    if (format->frame_rate_numerator && format->frame_rate_denominator) /* rate 0/0: the node lists none */
+        spa_pod_builder_add(b, SPA_FORMAT_VIDEO_framerate,
+                            SPA_POD_Fraction(&SPA_FRACTION(format->frame_rate_numerator, format->frame_rate_denominator)), 0);
+    return spa_pod_builder_pop(b, &frame);
+}
+
+/* Offers the format again: the DMA-BUF variant first when GPU output is wanted and the
+ * source has modifiers for it, then shared memory as the fallback. */
+static uint32_t offer_formats(miniav_pw_video *v, struct spa_pod_builder *b, const uint64_t *modifiers, uint32_t n_modifiers,
+                              const struct spa_pod **params) {
+    uint32_t n = 0;
+    if (v->want_dmabuf && n_modifiers) params[n++] = build_format(b, &v->format, modifiers, n_modifiers);
+    params[n++] = build_format(b, &v->format, NULL, 0);
+    return n;
+}
+
 static void on_param_changed(void *data, uint32_t id, const struct spa_pod *param) {
     miniav_pw_video *v = data;
     if (id != SPA_PARAM_Format || !param) return;
@@ -801,10 +892,24 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
     if (spa_format_parse(param, &mt, &mst) < 0 || mt != SPA_MEDIA_TYPE_video) return;
     struct spa_video_info_raw info;
     memset(&info, 0, sizeof info);
+    bool dmabuf = false;
     if (mst == SPA_MEDIA_SUBTYPE_raw) {
         if (spa_format_video_raw_parse(param, &info) < 0) return;
         v->mjpeg = false;
         v->pixel_format = from_spa(info.format);
+        const struct spa_pod_prop *mod = spa_pod_find_prop(param, NULL, SPA_FORMAT_VIDEO_modifier);
+        if (mod && (mod->flags & SPA_POD_PROP_FLAG_DONT_FIXATE)) {
+            /* The source left the modifier to us: take its first (the parse's default) and
+             * offer that alone; PipeWire renegotiates and calls back with it fixed. */
+            uint64_t chosen = info.modifier;
+            uint8_t fix_buf[2048];
+            struct spa_pod_builder fb = SPA_POD_BUILDER_INIT(fix_buf, sizeof fix_buf);
+            const struct spa_pod *params[2];
+            uint32_t n = offer_formats(v, &fb, &chosen, 1, params);
+            pw.stream_update_params(v->stream, params, n);
+            return;
+        }
+        dmabuf = mod != NULL;
     } else if (mst == SPA_MEDIA_SUBTYPE_mjpg) {
         struct spa_video_info_mjpg mj;
         if (spa_format_video_mjpg_parse(param, &mj) < 0) return;
@@ -822,6 +927,11 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
     f->width = info.size.width;
     f->height = info.size.height;
     f->pixel_format = v->pixel_format;
+    f->output_preference = dmabuf ? MINIAV_OUTPUT_PREFERENCE_GPU : MINIAV_OUTPUT_PREFERENCE_CPU;
+    if (v->want_dmabuf && dmabuf)
+        miniav_log(MINIAV_LOG_LEVEL_INFO, "pipewire: frames as DMA-BUF (modifier 0x%llx)", (unsigned long long)info.modifier);
+    else if (v->want_dmabuf)
+        miniav_log(MINIAV_LOG_LEVEL_INFO, "pipewire: the source offers no DMA-BUF for this format: frames in shared memory");
     if (changed)
         miniav_stream_emit(v->s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "the PipeWire source now gives %ux%u %s", info.size.width,
                            info.size.height, MiniAV_PixelFormatName(v->pixel_format));
@@ -832,7 +942,7 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
     uint32_t count = miniav_stream_pool_size(v->s, 4);
     if (count < 2) count = 2;
     if (count > MAX_BUFFERS) count = MAX_BUFFERS;
-    int types = (1 << SPA_DATA_MemFd) | (v->want_dmabuf ? (1 << SPA_DATA_DmaBuf) : 0);
+    int types = dmabuf ? 1 << SPA_DATA_DmaBuf : 1 << SPA_DATA_MemFd;
     const struct spa_pod *params[2];
     params[0] = spa_pod_builder_add_object(&b, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers, SPA_PARAM_BUFFERS_buffers,
                                            SPA_POD_CHOICE_RANGE_Int((int)count, 2, MAX_BUFFERS), SPA_PARAM_BUFFERS_dataType,
@@ -874,19 +984,13 @@ MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, cons
     v->want_dmabuf = format->output_preference == MINIAV_OUTPUT_PREFERENCE_GPU;
     v->pixel_format = format->pixel_format;
 
-    uint8_t pod_buf[1024];
+    v->format = *format;
+    if (v->want_dmabuf && to_spa(format->pixel_format) != SPA_VIDEO_FORMAT_UNKNOWN)
+        v->n_modifiers = miniav_pw_node_modifiers(c, target_id, format->pixel_format, v->modifiers, 16);
+    uint8_t pod_buf[4096];
     struct spa_pod_builder b = SPA_POD_BUILDER_INIT(pod_buf, sizeof pod_buf);
-    struct spa_pod_frame frame;
-    bool mjpeg = format->pixel_format == MINIAV_PIXEL_FORMAT_MJPEG;
-    spa_pod_builder_push_object(&b, &frame, SPA_TYPE_OBJECT_Format, SPA_PARAM_EnumFormat);
-    spa_pod_builder_add(&b, SPA_FORMAT_mediaType, SPA_POD_Id(SPA_MEDIA_TYPE_video), SPA_FORMAT_mediaSubtype,
-                        SPA_POD_Id(mjpeg ? SPA_MEDIA_SUBTYPE_mjpg : SPA_MEDIA_SUBTYPE_raw), 0);
-    if (!mjpeg) spa_pod_builder_add(&b, SPA_FORMAT_VIDEO_format, SPA_POD_Id(to_spa(format->pixel_format)), 0);
-    spa_pod_builder_add(&b, SPA_FORMAT_VIDEO_size, SPA_POD_Rectangle(&SPA_RECTANGLE(format->width, format->height)), 0);
-    if (format->frame_rate_numerator && format->frame_rate_denominator) /* rate 0/0: the node lists none */
-        spa_pod_builder_add(&b, SPA_FORMAT_VIDEO_framerate,
-                            SPA_POD_Fraction(&SPA_FRACTION(format->frame_rate_numerator, format->frame_rate_denominator)), 0);
-    const struct spa_pod *params[1] = {spa_pod_builder_pop(&b, &frame)};
+    const struct spa_pod *params[2];
+    uint32_t n_params = offer_formats(v, &b, v->modifiers, v->n_modifiers, params);
 
     pw.thread_loop_lock(c->loop);
     struct pw_properties *props = pw.properties_new(PW_KEY_MEDIA_TYPE, "Video", PW_KEY_MEDIA_CATEGORY, "Capture", PW_KEY_MEDIA_ROLE, role,
@@ -900,7 +1004,7 @@ MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, cons
         pw.stream_add_listener(v->stream, &v->listener, &stream_events, v);
         /* By name through the session manager; by id on a portal's remote, which shows only its nodes. */
         r = pw.stream_connect(v->stream, PW_DIRECTION_INPUT, target ? PW_ID_ANY : target_id,
-                              PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_DONT_RECONNECT, params, 1);
+                              PW_STREAM_FLAG_AUTOCONNECT | PW_STREAM_FLAG_DONT_RECONNECT, params, n_params);
     }
     pw.thread_loop_unlock(c->loop);
     if (r < 0) {

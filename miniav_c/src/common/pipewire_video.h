@@ -36,12 +36,17 @@ MiniAVResultCode miniav_pw_node_formats(miniav_pw_conn *c, uint32_t node_id, Min
 MiniAVResultCode miniav_pw_choose_format(const MiniAVVideoFormatInfo *req, const MiniAVVideoFormatInfo *list, uint32_t n, const char *what,
                                          MiniAVVideoFormatInfo *out);
 
+/* The DMA-BUF modifiers a node offers for a pixel format (none: shared memory only). */
+uint32_t miniav_pw_node_modifiers(miniav_pw_conn *c, uint32_t node_id, MiniAVPixelFormat format, uint64_t *modifiers, uint32_t max);
+
 typedef struct miniav_pw_video miniav_pw_video;
 /* Starts a stream from node `target` (node.name), or when target is NULL from node id
  * `target_id` (a portal's remote); target_id is the node either way (its removal ends the
  * stream with DEVICE_LOST). With exactly `format` (from the node's list),
- * delivering into s. `role`: media.role ("Camera", "Screen"). GPU output asks for DMA-BUF
- * and takes shared memory where the node offers none. */
+ * delivering into s. `role`: media.role ("Camera", "Screen"). GPU output offers the format
+ * first as DMA-BUF with the modifiers the node lists for it (the source picks one), then
+ * as shared memory, which is taken where the node offers no DMA-BUF; the configured format's
+ * output preference says which one came. */
 MiniAVResultCode miniav_pw_video_start(miniav_stream *s, miniav_pw_conn *c, const char *target, uint32_t target_id, const char *role,
                                        const MiniAVVideoFormatInfo *format, miniav_pw_video **out);
 /* Ends the stream from outside (the portal session closed): one ERROR/DEVICE_LOST event,
