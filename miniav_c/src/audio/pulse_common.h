@@ -124,7 +124,10 @@ typedef struct {
     uint32_t filled;          /* frames of it so far */
     uint64_t first_sample;    /* sample index of its first frame */
     uint64_t next_sample;     /* sample index of the next frame the server gives */
-    int64_t anchor_us;        /* MiniAV time of sample 0 */
+    int64_t anchor_us;        /* MiniAV time of sample 0; follows the monotonic clock (see pulse_common.c) */
+    int64_t clock_error_us;   /* how far the sample clock lags the monotonic clock, still to correct */
+    int64_t window_min_us;    /* smallest lag seen in the current measuring window */
+    uint32_t window_reads;
     bool anchored, overflowed;
     bool streaming;           /* start succeeded: losses become events */
     bool ended;               /* no more data or events (lost, or stopping) */
