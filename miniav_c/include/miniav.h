@@ -431,6 +431,8 @@ MINIAV_API MiniAVResultCode MiniAV_Loopback_GetSupportedFormats(const char *targ
 MINIAV_API MiniAVResultCode MiniAV_Loopback_CreateContext(MiniAVLoopbackContextHandle *context);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_DestroyContext(MiniAVLoopbackContextHandle context);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_Configure(MiniAVLoopbackContextHandle context, const char *target_device_id, const MiniAVAudioInfo *format);
+/* PROCESS: the first playing stream of that process id (DEVICE_NOT_FOUND when it plays
+ * nothing now); SYSTEM_AUDIO: the system mix. WINDOW is NOT_SUPPORTED on Linux. */
 MINIAV_API MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info, const MiniAVAudioInfo *format);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_GetConfiguredFormat(MiniAVLoopbackContextHandle context, MiniAVAudioInfo *format_out);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_StartCapture(MiniAVLoopbackContextHandle context, MiniAVBufferCallback callback, void *user_data);

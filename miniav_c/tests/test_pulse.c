@@ -134,6 +134,11 @@ static void *record(kind k, const char *id, MiniAVAudioFormat format, uint32_t r
         MiniAV_Audio_CreateContext((MiniAVAudioContextHandle *)&ctx);
         r = MiniAV_Audio_Configure(ctx, id, &f);
         if (!r) r = MiniAV_Audio_GetConfiguredFormat(ctx, &got);
+    } else if (!strncmp(id, "pid:", 4)) { /* by process id, through ConfigureWithTargetInfo */
+        MiniAV_Loopback_CreateContext((MiniAVLoopbackContextHandle *)&ctx);
+        MiniAVLoopbackTargetInfo target = {.type = MINIAV_LOOPBACK_TARGET_PROCESS, .TARGETHANDLE.process_id = (uint32_t)atoi(id + 4)};
+        r = MiniAV_Loopback_ConfigureWithTargetInfo(ctx, &target, &f);
+        if (!r) r = MiniAV_Loopback_GetConfiguredFormat(ctx, &got);
     } else {
         MiniAV_Loopback_CreateContext((MiniAVLoopbackContextHandle *)&ctx);
         r = MiniAV_Loopback_Configure(ctx, id, &f);
@@ -350,8 +355,8 @@ static void test_system_loopback(void) {
     stop_tone(tone);
 }
 
-/* Two applications play 500 Hz and 1300 Hz; capturing one hears it alone. Then it stops,
- * and the stream ends with DEVICE_LOST. */
+/* Two applications play 500 Hz and 1300 Hz; capturing one (by id, or by process id) hears
+ * it alone. Then it stops, and the stream ends with DEVICE_LOST. */
 static void test_app_loopback(void) {
     static recorder rec;
     int tone_a = play_tone(500), tone_b = play_tone(1300);
@@ -371,12 +376,25 @@ static void test_app_loopback(void) {
             CHECK(own > 0.3 && other < 0.01);
             finish(LOOPBACK, ctx, &rec);
         }
-        ctx = record(LOOPBACK, id_a, MINIAV_AUDIO_FORMAT_F32, 48000, 2, 0, &rec, 1.0);
+        /* By process id: the same application's sound. */
+        MiniAVLoopbackContextHandle by_pid;
+        MiniAV_Loopback_CreateContext(&by_pid);
+        MiniAVLoopbackTargetInfo target = {.type = MINIAV_LOOPBACK_TARGET_PROCESS, .TARGETHANDLE.process_id = (uint32_t)tone_b};
+        CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(by_pid, &target, NULL), MINIAV_SUCCESS);
+        CHECK(!strcmp(MiniAV_Stream_GetBackendName(by_pid), "pulse"));
+        target.TARGETHANDLE.process_id = 0x7ffffff0u; /* nobody */
+        CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(by_pid, &target, NULL), MINIAV_ERROR_DEVICE_NOT_FOUND);
+        target.type = MINIAV_LOOPBACK_TARGET_WINDOW;
+        CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(by_pid, &target, NULL), MINIAV_ERROR_NOT_SUPPORTED);
+        MiniAV_Loopback_DestroyContext(by_pid);
+        char pid_a[32];
+        snprintf(pid_a, sizeof pid_a, "pid:%d", tone_a);
+        ctx = record(LOOPBACK, pid_a, MINIAV_AUDIO_FORMAT_F32, 48000, 2, 0, &rec, 1.0);
         if (ctx) {
             unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
             double hz = frequency(rec.samples, from, to, rec.rate);
             double own = amplitude_at(rec.samples, from, to, rec.rate, 500), other = amplitude_at(rec.samples, from, to, rec.rate, 1300);
-            printf("app A (%s): %.2f Hz, amplitude at 500 Hz %.3f, at 1300 Hz %.4f\n", id_a, hz, own, other);
+            printf("app A (%s, by its process id): %.2f Hz, amplitude at 500 Hz %.3f, at 1300 Hz %.4f\n", id_a, hz, own, other);
             CHECK(fabs(hz - 500) <= 2);
             CHECK(own > 0.3 && other < 0.01);
             /* The application goes away while captured. */

@@ -58,16 +58,40 @@ MiniAVResultCode MiniAV_Loopback_Configure(MiniAVLoopbackContextHandle context, 
     return miniav_stream_configure(s, LOOPBACK, target_device_id);
 }
 
+/* A process or the system mix, resolved to a target id of the backends' lists (the first
+ * playing stream of that process), then configured like any id. */
 MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info,
                                                          const MiniAVAudioInfo *format) {
     miniav_clear_error();
     MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
     if (r) return r;
     if (!target_info) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "target_info must not be NULL");
-    (void)format;
-    /* Backends that resolve processes/windows to targets accept this; none is built yet. */
-    return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "no loopback backend in this build captures by process id or window handle; "
-                                                   "use MiniAV_Loopback_Configure with a target id from EnumerateTargets");
+    MiniAVLoopbackTargetType type = target_info->type;
+    if (type == MINIAV_LOOPBACK_TARGET_WINDOW)
+        return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "no loopback backend in this build captures a window's sound; "
+                                                       "capture its process (MINIAV_LOOPBACK_TARGET_PROCESS) instead");
+    if (type != MINIAV_LOOPBACK_TARGET_PROCESS && type != MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "target type %d: use PROCESS or SYSTEM_AUDIO here, or Configure with a device id",
+                           (int)type);
+    if (type == MINIAV_LOOPBACK_TARGET_PROCESS && !target_info->TARGETHANDLE.process_id)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "process id 0: pass the id of a process that plays sound");
+    MiniAVDeviceInfo *targets;
+    uint32_t n;
+    r = miniav_enumerate(LOOPBACK, type, false, &targets, &n);
+    if (r) return r;
+    char id[256] = "";
+    for (uint32_t i = 0; i < n && !id[0]; i++)
+        if (type == MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO || targets[i].process_id == target_info->TARGETHANDLE.process_id)
+            miniav_copy_string(id, sizeof id, targets[i].device_id);
+    MiniAV_FreeDeviceList(targets, n);
+    if (!id[0]) {
+        if (type == MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO)
+            return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no loopback backend offers the system mix here");
+        return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
+                           "process %u plays no sound now (it must have an open playback stream); list the playing ones with EnumerateTargets",
+                           target_info->TARGETHANDLE.process_id);
+    }
+    return MiniAV_Loopback_Configure(context, id, format);
 }
 
 MiniAVResultCode MiniAV_Loopback_GetConfiguredFormat(MiniAVLoopbackContextHandle context, MiniAVAudioInfo *format_out) {
