@@ -13,6 +13,7 @@ import {
   type LogListener,
   type LoopbackAPI,
   type LoopbackEnumerateOptions,
+  type LoopbackProcessTarget,
   type MiniAVPlatform,
   type ScreenAPI,
   type ScreenOpenOptions,
@@ -167,9 +168,24 @@ export const loopback: LoopbackAPI = {
     return enumerate('loopback', type === undefined ? 0 : LOOPBACK_FILTER[type]);
   },
   getSupportedFormats: async (targetId) => native.formats(DEVICE_TYPE.loopback, deviceIdArg('targetId', targetId)) as AudioFormat[],
-  async open(targetId: string, options?: AudioOpenOptions): Promise<AudioStream> {
+  async open(target: string | LoopbackProcessTarget, options?: AudioOpenOptions): Promise<AudioStream> {
     const opts = objectOrEmpty('options', options);
-    return openStream<AudioFormat>('loopback', { id: deviceIdArg('targetId', targetId) }, audioFormatArgs(opts), opts);
+    let id: string;
+    if (typeof target === 'object' && target !== null) {
+      // A process: the first of its playing streams in the target list (as the C API's
+      // MiniAV_Loopback_ConfigureWithTargetInfo does).
+      const pid = (target as Partial<LoopbackProcessTarget>).processId;
+      if (!Number.isInteger(pid) || (pid as number) <= 0)
+        throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'processId must be a positive integer (the id of a process that plays sound)');
+      const playing = (await enumerate('loopback', LOOPBACK_FILTER.process)).find((d) => d.processId === pid);
+      if (!playing)
+        throw new MiniAVError('MINIAV_ERROR_DEVICE_NOT_FOUND',
+          `process ${pid} plays no sound now (it must have an open playback stream); list the playing ones with enumerateTargets({ type: 'process' })`);
+      id = playing.id;
+    } else {
+      id = deviceIdArg('target', target);
+    }
+    return openStream<AudioFormat>('loopback', { id }, audioFormatArgs(opts), opts);
   },
 };
 

@@ -128,6 +128,7 @@ export async function playTone(sink, hz, { seconds = 20 } = {}) {
     await sleep(20);
   }
   return {
+    pid: player.pid,
     stop() {
       player.kill();
       rmSync(file, { force: true });

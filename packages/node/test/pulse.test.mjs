@@ -40,6 +40,18 @@ pulseTest('system loopback hears a tone played into the default sink', async (t)
   assert.ok(Math.abs(hz - 880) < 2, `measured ${hz} Hz`);
 });
 
+pulseTest('loopback by process id hears that application', async (t) => {
+  const tone = await playTone(process.env.MINIAV_RIG_PULSE_SINK, 770);
+  t.after(() => tone.stop());
+  const stream = closeLater(t, await loopback.open({ processId: tone.pid }, { sampleFormat: 'f32', channels: 1 }));
+  assert.match(stream.deviceId, /^pulse:app:/);
+  const { samples, sampleRate } = await recordSeconds(stream, 0.5);
+  const hz = frequency(samples.slice(Math.floor(sampleRate * 0.1)), sampleRate);
+  assert.ok(Math.abs(hz - 770) < 2, `measured ${hz} Hz`);
+  await assert.rejects(loopback.open({ processId: 0x7ffffff0 }), (e) => e.code === 'MINIAV_ERROR_DEVICE_NOT_FOUND');
+  await assert.rejects(loopback.open({ processId: -1 }), (e) => e.code === 'MINIAV_ERROR_INVALID_ARG');
+});
+
 test('screen + audio: the X screen and the system mix in one stream, on one clock', { skip: ready && process.env.DISPLAY ? false : 'needs the X11 and PulseAudio rigs' }, async (t) => {
   const tone = await playTone(process.env.MINIAV_RIG_PULSE_SINK, 550);
   t.after(() => tone.stop());

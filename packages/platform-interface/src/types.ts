@@ -400,11 +400,17 @@ export interface AudioAPI {
   open(deviceId: string, options?: AudioOpenOptions): Promise<AudioStream>;
 }
 
+/** One application's sound, by its process id. */
+export interface LoopbackProcessTarget {
+  processId: number;
+}
+
 export interface LoopbackAPI {
   watchDevices: WatchDevices;
   enumerateTargets(options?: LoopbackEnumerateOptions): Promise<DeviceInfo[]>;
   getSupportedFormats(targetId: string): Promise<AudioFormat[]>;
-  open(targetId: string, options?: AudioOpenOptions): Promise<AudioStream>;
+  /** A target id, or `{ processId }`: the sound one process plays now (its first playback stream). */
+  open(target: string | LoopbackProcessTarget, options?: AudioOpenOptions): Promise<AudioStream>;
 }
 
 export type LogListener = (level: LogLevel, message: string) => void;

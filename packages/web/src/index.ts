@@ -455,6 +455,8 @@ export const loopback: LoopbackAPI = {
    * browser shared no sound.
    */
   async open(targetId, options) {
+    if (typeof targetId === 'object' && targetId !== null)
+      throw new MiniAVError('MINIAV_ERROR_NOT_SUPPORTED', "browsers cannot capture one process's sound; use 'system' or 'tab'");
     if (targetId !== 'system' && targetId !== 'tab') throw new MiniAVError('MINIAV_ERROR_DEVICE_NOT_FOUND', `loopback target '${String(targetId)}' is not one of: system, tab`);
     const o = objectOrEmpty('options', options);
     common(o, false);
