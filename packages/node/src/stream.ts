@@ -1,6 +1,8 @@
 import {
   MiniAVError,
   TypedEmitter,
+  FrameIterators,
+  checkIntrinsics,
   type AudioFormat,
   type CameraIntrinsics,
   type CameraProperty,
@@ -23,19 +25,6 @@ const EVENT_FORMAT = 3;
 const EVENT_PAUSED = 4;
 const EVENT_RESUMED = 5;
 
-interface Waiter {
-  resolve: (r: IteratorResult<Frame>) => void;
-  reject: (e: unknown) => void;
-}
-
-/** One consumer queue behind `frames()`: bounded, with the stream's drop policy. */
-class FrameQueue {
-  frames: NodeFrame[] = [];
-  waiters: Waiter[] = [];
-  done = false;
-  error: unknown = null;
-}
-
 export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
   extends TypedEmitter<StreamEventMap>
   implements CaptureStream<F>, AsyncDisposable
@@ -48,9 +37,7 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
   #closed = false;
   #held = 0;
   #jsDropped = 0;
-  #dropOldest: boolean;
-  #maxQueued: number;
-  #queues = new Set<FrameQueue>();
+  #iterators: FrameIterators;
   #reporter: LeakReporter;
   #lastStats: StreamStats = { delivered: 0, dropped: 0, held: 0, copies: 0, skipped: 0 };
 
@@ -61,8 +48,7 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     this.deviceId = deviceId;
     this.#native = nativeStream;
     this.#format = format;
-    this.#dropOldest = dropPolicy === 'drop-oldest';
-    this.#maxQueued = maxQueued;
+    this.#iterators = new FrameIterators(this, maxQueued, dropPolicy === 'drop-oldest');
     this.#reporter = { label: `the ${type} stream '${deviceId}'`, warned: false };
   }
 
@@ -132,60 +118,12 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
 
   setIntrinsics(intrinsics: CameraIntrinsics | null): void {
     this.#assertOpen();
-    if (intrinsics !== null) {
-      for (const key of ['fx', 'fy', 'cx', 'cy'] as const) {
-        if (typeof intrinsics[key] !== 'number' || !Number.isFinite(intrinsics[key]))
-          throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `intrinsics.${key} must be a finite number`);
-      }
-      if (!Array.isArray(intrinsics.distortion) || intrinsics.distortion.length > 5)
-        throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'intrinsics.distortion must be an array of up to 5 numbers (k1 k2 p1 p2 k3)');
-    }
+    checkIntrinsics(intrinsics);
     this.#native.setIntrinsics(intrinsics);
   }
 
   frames(): AsyncIterableIterator<Frame> {
-    const queue = new FrameQueue();
-    this.#queues.add(queue);
-    const finish = (): void => {
-      this.#queues.delete(queue);
-      for (const f of queue.frames) f.release();
-      queue.frames = [];
-    };
-    const iterator: AsyncIterableIterator<Frame> = {
-      next: (): Promise<IteratorResult<Frame>> => {
-        const frame = queue.frames.shift();
-        if (frame) return Promise.resolve({ value: frame, done: false });
-        if (queue.error) {
-          const e = queue.error;
-          queue.error = null;
-          queue.done = true;
-          return Promise.reject(e);
-        }
-        if (queue.done || this.#closed) return Promise.resolve({ value: undefined, done: true });
-        if (!this.#running) {
-          this.start().catch((e: unknown) => {
-            queue.error = e;
-            const w = queue.waiters.shift();
-            if (w) {
-              queue.error = null;
-              queue.done = true;
-              w.reject(e);
-            }
-          });
-        }
-        return new Promise((resolve, reject) => queue.waiters.push({ resolve, reject }));
-      },
-      return: (): Promise<IteratorResult<Frame>> => {
-        queue.done = true;
-        finish();
-        for (const w of queue.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#iterators.create();
   }
 
   #assertOpen(): void {
@@ -196,10 +134,7 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     if (!this.#running) return;
     this.#native.stop();
     this.#running = false;
-    for (const q of this.#queues) {
-      q.done = true;
-      for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-    }
+    this.#iterators.end();
     this.emit('ended', info);
   }
 
@@ -214,22 +149,8 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
       this.#format = { ...current, width: v.width, height: v.height } as F;
       this.emit('format', this.#format);
     }
-    let consumed = this.emit('frame', frame);
-    for (const q of this.#queues) {
-      consumed = true;
-      const w = q.waiters.shift();
-      if (w) {
-        w.resolve({ value: frame, done: false });
-        continue;
-      }
-      q.frames.push(frame);
-      if (q.frames.length > this.#maxQueued) {
-        // The iterator's consumer is behind: the drop policy picks who gives way.
-        const victim = this.#dropOldest ? q.frames.shift() : q.frames.pop();
-        this.#jsDropped++;
-        victim?.release();
-      }
-    }
+    const consumed = this.emit('frame', frame) || this.#iterators.size > 0;
+    this.#jsDropped += this.#iterators.offer(frame);
     if (!consumed) {
       // Nobody listens: give the buffer back at once, and count it.
       this.#jsDropped++;
@@ -249,14 +170,8 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     }
     if (type === EVENT_ERROR) {
       const error = new MiniAVError(code, message);
-      let heard = this.emit('error', error);
-      for (const q of this.#queues) {
-        heard = true;
-        const w = q.waiters.shift();
-        if (w) w.reject(error);
-        else q.error = error;
-      }
-      if (!heard) process.emitWarning(`${this.#reporter.label} failed: ${message}`, { code });
+      const heard = this.emit('error', error);
+      if (!this.#iterators.fail(error) && !heard) process.emitWarning(`${this.#reporter.label} failed: ${message}`, { code });
       this.#stopWith({ reason: 'error', code, message });
     } else if (type === EVENT_ENDED) {
       this.#stopWith({ reason: 'source-ended', code, message });

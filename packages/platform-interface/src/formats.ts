@@ -1,4 +1,5 @@
-import type { PixelFormat, SampleFormat } from './types.js';
+import { MiniAVError } from './errors.js';
+import type { CameraIntrinsics, PixelFormat, SampleFormat } from './types.js';
 
 /** Every PixelFormat; the last, 'unknown', names no layout (see `VideoFormat.fourcc`). */
 export const PIXEL_FORMATS: readonly PixelFormat[] = [
@@ -90,4 +91,15 @@ export function fourccCode(text: string): number {
   for (let i = 0; i < 4; i++) v |= text.charCodeAt(i) << (8 * i);
   if (text.length > 4) v |= BIG_ENDIAN;
   return v >>> 0;
+}
+
+/** Throws MINIAV_ERROR_INVALID_ARG unless `intrinsics` is a usable pinhole model (or null). */
+export function checkIntrinsics(intrinsics: CameraIntrinsics | null): void {
+  if (intrinsics === null) return;
+  for (const key of ['fx', 'fy', 'cx', 'cy'] as const) {
+    if (typeof intrinsics[key] !== 'number' || !Number.isFinite(intrinsics[key]))
+      throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', `intrinsics.${key} must be a finite number`);
+  }
+  if (!Array.isArray(intrinsics.distortion) || intrinsics.distortion.length > 5)
+    throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'intrinsics.distortion must be an array of up to 5 numbers (k1 k2 p1 p2 k3)');
 }

@@ -1,6 +1,8 @@
 import {
   MiniAVError,
   TypedEmitter,
+  FrameIterators,
+  checkIntrinsics,
   type AudioFormat,
   type CameraIntrinsics,
   type CaptureStream,
@@ -15,21 +17,10 @@ import {
 } from '@miniav/platform-interface';
 import { now } from './clock.js';
 import { trackProcessor } from './dom.js';
-import { fromDomError, invalid } from './errors.js';
+import { fromDomError } from './errors.js';
 import { BufferPool, WebFrame, copyTargetOf, pixelFormatOf, type FrameOwner } from './frame.js';
 import { startWorkletAudio, startVideoElement, type SourceHandle } from './fallback.js';
 
-interface Waiter {
-  resolve: (r: IteratorResult<Frame>) => void;
-  reject: (e: unknown) => void;
-}
-
-class FrameQueue {
-  frames: Frame[] = [];
-  waiters: Waiter[] = [];
-  done = false;
-  error: unknown = null;
-}
 
 /** How a web stream gets its frames (StreamOptions.backend). */
 export type VideoBackend = 'track-processor' | 'video-frame-callback';
@@ -89,7 +80,7 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
   #closed = false;
   #generation = 0;
   #sources: SourceHandle[] = [];
-  #queues = new Set<FrameQueue>();
+  #iterators: FrameIterators;
   #stats = { delivered: 0, dropped: 0, held: 0, copies: 0, skipped: 0 };
   #videoSequence = 0;
   #audioSequence = 0;
@@ -105,6 +96,7 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
     this.deviceId = init.deviceId;
     this.mediaStream = init.media;
     this.#init = init;
+    this.#iterators = new FrameIterators(this, init.maxQueued, init.dropOldest);
     this.#format = init.format;
     this.#videoPool = new BufferPool(init.poolSize);
     this.#audioPool = new BufferPool(init.audioPoolSize);
@@ -176,59 +168,12 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
 
   setIntrinsics(intrinsics: CameraIntrinsics | null): void {
     this.#assertOpen();
-    if (intrinsics !== null) {
-      for (const key of ['fx', 'fy', 'cx', 'cy'] as const) {
-        if (typeof intrinsics[key] !== 'number' || !Number.isFinite(intrinsics[key])) throw invalid(`intrinsics.${key} must be a finite number`);
-      }
-      if (!Array.isArray(intrinsics.distortion) || intrinsics.distortion.length > 5) throw invalid('intrinsics.distortion must be an array of up to 5 numbers (k1 k2 p1 p2 k3)');
-    }
+    checkIntrinsics(intrinsics);
     this.#intrinsics = intrinsics ? { ...intrinsics, distortion: [...intrinsics.distortion] } : null;
   }
 
   frames(): AsyncIterableIterator<Frame> {
-    const queue = new FrameQueue();
-    this.#queues.add(queue);
-    const finish = (): void => {
-      this.#queues.delete(queue);
-      for (const f of queue.frames) f.release();
-      queue.frames = [];
-    };
-    const iterator: AsyncIterableIterator<Frame> = {
-      next: (): Promise<IteratorResult<Frame>> => {
-        const frame = queue.frames.shift();
-        if (frame) return Promise.resolve({ value: frame, done: false });
-        if (queue.error) {
-          const e = queue.error;
-          queue.error = null;
-          queue.done = true;
-          finish();
-          return Promise.reject(e);
-        }
-        if (queue.done || this.#closed) {
-          finish();
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        if (!this.#running) {
-          this.start().catch((e: unknown) => {
-            const w = queue.waiters.shift();
-            queue.done = true;
-            if (w) w.reject(e);
-            else queue.error = e;
-          });
-        }
-        return new Promise((resolve, reject) => queue.waiters.push({ resolve, reject }));
-      },
-      return: (): Promise<IteratorResult<Frame>> => {
-        queue.done = true;
-        finish();
-        for (const w of queue.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return this.#iterators.create();
   }
 
   /** @internal */
@@ -249,49 +194,29 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
     if (!this.#running) return;
     this.#stopSources();
     this.#running = false;
-    for (const q of this.#queues) {
-      q.done = true;
-      for (const w of q.waiters.splice(0)) w.resolve({ value: undefined, done: true });
-    }
+    this.#iterators.end();
     this.emit('ended', info);
   }
 
   #fail(error: unknown, what: string): void {
     if (!this.#running) return;
     const e = fromDomError(error, what);
-    let heard = this.emit('error', e);
-    for (const q of this.#queues) {
-      heard = true;
-      const w = q.waiters.shift();
-      if (w) w.reject(e);
-      else q.error = e;
-    }
-    if (!heard) console.warn(`MiniAV: the ${this.type} stream '${this.deviceId}' failed: ${e.message}`);
+    const heard = this.emit('error', e);
+    if (!this.#iterators.fail(e) && !heard) console.warn(`MiniAV: the ${this.type} stream '${this.deviceId}' failed: ${e.message}`);
     this.#end({ reason: 'error', code: e.code, message: e.message });
   }
 
   #wanted(): boolean {
-    return this.listenerCount('frame') > 0 || this.#queues.size > 0;
+    return this.listenerCount('frame') > 0 || this.#iterators.size > 0;
   }
 
   #deliver(frame: WebFrame): void {
     this.#stats.held++;
     this.#stats.delivered++;
     this.emit('frame', frame);
-    for (const q of this.#queues) {
-      const w = q.waiters.shift();
-      if (w) {
-        w.resolve({ value: frame, done: false });
-        continue;
-      }
-      q.frames.push(frame);
-      if (q.frames.length > this.#init.maxQueued) {
-        const victim = this.#init.dropOldest ? q.frames.shift() : q.frames.pop();
-        this.#stats.delivered--;
-        this.#stats.dropped++;
-        victim?.release();
-      }
-    }
+    const dropped = this.#iterators.offer(frame);
+    this.#stats.delivered -= dropped;
+    this.#stats.dropped += dropped;
   }
 
   // ---- video ---------------------------------------------------------------------------
