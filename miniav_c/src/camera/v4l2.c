@@ -918,7 +918,8 @@ static int query_control(int fd, uint32_t id, struct v4l2_query_ext_ctrl *q) {
     return (q->flags & V4L2_CTRL_FLAG_DISABLED) ? -1 : 0;
 }
 
-static int get_control(int fd, uint32_t id, int64_t *value) {
+/* `type`: the control's V4L2_CTRL_TYPE_*, which says how its value is stored. */
+static int get_control(int fd, uint32_t id, uint32_t type, int64_t *value) {
     struct v4l2_ext_control c;
     struct v4l2_ext_controls cs;
     memset(&c, 0, sizeof c);
@@ -928,11 +929,9 @@ static int get_control(int fd, uint32_t id, int64_t *value) {
     cs.count = 1;
     cs.controls = &c;
     if (xioctl(fd, VIDIOC_G_EXT_CTRLS, &cs) < 0) return -1;
-    struct v4l2_query_ext_ctrl q;
-    bool known = query_control(fd, id, &q) == 0;
-    if (known && q.type == V4L2_CTRL_TYPE_INTEGER64)
+    if (type == V4L2_CTRL_TYPE_INTEGER64)
         *value = c.value64;
-    else if (known && q.type == V4L2_CTRL_TYPE_BITMASK)
+    else if (type == V4L2_CTRL_TYPE_BITMASK)
         *value = (uint32_t)c.value; /* a mask of 32 bits, not a signed number */
     else
         *value = c.value;
@@ -989,6 +988,7 @@ static bool auto_on(uint32_t auto_id, int64_t v) {
 /* A property resolved to its controls. */
 typedef struct {
     uint32_t id, auto_id;
+    uint32_t auto_type; /* the auto control's V4L2_CTRL_TYPE_* */
     struct v4l2_query_ext_ctrl q;
 } resolved_property;
 
@@ -1003,6 +1003,7 @@ static MiniAVResultCode resolve_property(int fd, const char *name, resolved_prop
         out->id = id;
         out->q = q;
         out->auto_id = k->auto_id && query_control(fd, k->auto_id, &qa) == 0 ? k->auto_id : 0;
+        out->auto_type = out->auto_id ? qa.type : 0;
         return MINIAV_SUCCESS;
     }
     memset(&q, 0, sizeof q);
@@ -1036,7 +1037,8 @@ static void fill_menu(int fd, const struct v4l2_query_ext_ctrl *q, MiniAVCameraP
     }
 }
 
-static void describe_property(int fd, const char *name, const struct v4l2_query_ext_ctrl *q, uint32_t auto_id, MiniAVCameraProperty *p) {
+static void describe_property(int fd, const char *name, const struct v4l2_query_ext_ctrl *q, uint32_t auto_id, uint32_t auto_type,
+                              MiniAVCameraProperty *p) {
     memset(p, 0, sizeof *p);
     miniav_copy_string(p->name, sizeof p->name, name);
     miniav_copy_string(p->label, sizeof p->label, q->name);
@@ -1053,12 +1055,12 @@ static void describe_property(int fd, const char *name, const struct v4l2_query_
     p->default_value = q->default_value;
     p->read_only = (q->flags & V4L2_CTRL_FLAG_READ_ONLY) != 0;
     p->inactive = (q->flags & V4L2_CTRL_FLAG_INACTIVE) != 0;
-    if (q->type != V4L2_CTRL_TYPE_BUTTON && !(q->flags & V4L2_CTRL_FLAG_WRITE_ONLY)) get_control(fd, q->id, &p->value);
+    if (q->type != V4L2_CTRL_TYPE_BUTTON && !(q->flags & V4L2_CTRL_FLAG_WRITE_ONLY)) get_control(fd, q->id, q->type, &p->value);
     if (p->type == MINIAV_PROPERTY_TYPE_MENU) fill_menu(fd, q, p);
     if (auto_id) {
         int64_t a;
         p->has_auto = 1;
-        p->is_auto = get_control(fd, auto_id, &a) == 0 && auto_on(auto_id, a);
+        p->is_auto = get_control(fd, auto_id, auto_type, &a) == 0 && auto_on(auto_id, a);
     }
 }
 
@@ -1083,7 +1085,7 @@ static MiniAVResultCode list_properties(miniav_stream *s, MiniAVCameraProperty *
         resolved_property rp;
         if (resolve_property(st->fd, known_properties[i].name, &rp)) continue;
         if (!property_list_add(&items, &n, &cap)) goto oom;
-        describe_property(st->fd, known_properties[i].name, &rp.q, rp.auto_id, &items[n++]);
+        describe_property(st->fd, known_properties[i].name, &rp.q, rp.auto_id, rp.auto_type, &items[n++]);
         claimed[n_claimed++] = rp.id;
         if (rp.auto_id) claimed[n_claimed++] = rp.auto_id;
     }
@@ -1100,7 +1102,7 @@ static MiniAVResultCode list_properties(miniav_stream *s, MiniAVCameraProperty *
             char name[64];
             control_name(q.name, name, sizeof name);
             if (!property_list_add(&items, &n, &cap)) goto oom;
-            describe_property(st->fd, name, &q, 0, &items[n++]);
+            describe_property(st->fd, name, &q, 0, 0, &items[n++]);
         }
         q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
     }
@@ -1130,9 +1132,9 @@ static MiniAVResultCode get_property(miniav_stream *s, const char *name, int64_t
     if (r) return r;
     if (rp.q.type == V4L2_CTRL_TYPE_BUTTON)
         return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "property '%s' is a button: it has no value to read", name);
-    if (get_control(st->fd, rp.id, value) < 0) return control_error(errno, name, &rp);
+    if (get_control(st->fd, rp.id, rp.q.type, value) < 0) return control_error(errno, name, &rp);
     int64_t a;
-    *is_auto = rp.auto_id && get_control(st->fd, rp.auto_id, &a) == 0 && auto_on(rp.auto_id, a);
+    *is_auto = rp.auto_id && get_control(st->fd, rp.auto_id, rp.auto_type, &a) == 0 && auto_on(rp.auto_id, a);
     return MINIAV_SUCCESS;
 }
 
@@ -1147,11 +1149,9 @@ static MiniAVResultCode set_property(miniav_stream *s, const char *name, int64_t
                            (long long)rp.q.minimum, (long long)rp.q.maximum, name);
     /* A manual value means manual mode. */
     int64_t a;
-    if (rp.auto_id && get_control(st->fd, rp.auto_id, &a) == 0 && auto_on(rp.auto_id, a)) {
-        struct v4l2_query_ext_ctrl qa;
-        query_control(st->fd, rp.auto_id, &qa);
+    if (rp.auto_id && get_control(st->fd, rp.auto_id, rp.auto_type, &a) == 0 && auto_on(rp.auto_id, a)) {
         int64_t off = rp.auto_id == V4L2_CID_EXPOSURE_AUTO ? V4L2_EXPOSURE_MANUAL : 0;
-        if (set_control(st->fd, rp.auto_id, qa.type, off) < 0) return control_error(errno, name, &rp);
+        if (set_control(st->fd, rp.auto_id, rp.auto_type, off) < 0) return control_error(errno, name, &rp);
     }
     if (set_control(st->fd, rp.id, rp.q.type, value) < 0) return control_error(errno, name, &rp);
     return MINIAV_SUCCESS;
@@ -1163,8 +1163,6 @@ static MiniAVResultCode set_property_auto(miniav_stream *s, const char *name, bo
     MiniAVResultCode r = resolve_property(st->fd, name, &rp);
     if (r) return r;
     if (!rp.auto_id) return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "property '%s' has no automatic mode on this camera", name);
-    struct v4l2_query_ext_ctrl qa;
-    query_control(st->fd, rp.auto_id, &qa);
     int64_t v = enable ? 1 : 0;
     if (rp.auto_id == V4L2_CID_EXPOSURE_AUTO) {
         /* Webcams (UVC) usually offer only manual and aperture priority, the automatic
@@ -1178,7 +1176,7 @@ static MiniAVResultCode set_property_auto(miniav_stream *s, const char *name, bo
             v = xioctl(st->fd, VIDIOC_QUERYMENU, &m) == 0 ? V4L2_EXPOSURE_APERTURE_PRIORITY : V4L2_EXPOSURE_AUTO;
         }
     }
-    if (set_control(st->fd, rp.auto_id, qa.type, v) < 0) return control_error(errno, name, &rp);
+    if (set_control(st->fd, rp.auto_id, rp.auto_type, v) < 0) return control_error(errno, name, &rp);
     return MINIAV_SUCCESS;
 }
 
