@@ -278,6 +278,30 @@ static void test_dynamic_library(void) {
     miniav_library_close(lib);
 }
 
+/* Argument checks of the screen restore token and of loopback by target info; no server needed. */
+static void test_target_arguments(void) {
+    MiniAVScreenContextHandle scr;
+    MiniAV_Screen_CreateContext(&scr);
+    MiniAVScreenOptions o = {.cursor = MINIAV_CURSOR_NONE};
+    memset(o.restore_token, 'x', sizeof o.restore_token); /* no NUL */
+    CHECK_EQ_INT(MiniAV_Screen_SetOptions(scr, &o), MINIAV_ERROR_INVALID_ARG);
+    char token[8];
+    CHECK_EQ_INT(MiniAV_Screen_GetRestoreToken(scr, token, sizeof token), MINIAV_ERROR_NOT_INITIALIZED);
+    CHECK_EQ_INT(MiniAV_Screen_GetRestoreToken(scr, NULL, 0), MINIAV_ERROR_INVALID_ARG);
+    MiniAV_Screen_DestroyContext(scr);
+
+    MiniAVLoopbackContextHandle lb;
+    MiniAV_Loopback_CreateContext(&lb);
+    CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(lb, NULL, NULL), MINIAV_ERROR_INVALID_ARG);
+    MiniAVLoopbackTargetInfo t = {.type = MINIAV_LOOPBACK_TARGET_PROCESS, .TARGETHANDLE.process_id = 0};
+    CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(lb, &t, NULL), MINIAV_ERROR_INVALID_ARG);
+    t.type = MINIAV_LOOPBACK_TARGET_DEVICE;
+    CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(lb, &t, NULL), MINIAV_ERROR_INVALID_ARG);
+    t.type = MINIAV_LOOPBACK_TARGET_WINDOW;
+    CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(lb, &t, NULL), MINIAV_ERROR_NOT_SUPPORTED);
+    MiniAV_Loopback_DestroyContext(lb);
+}
+
 int main(void) {
     test_enumerate();
     test_bad_video_arguments();
@@ -287,5 +311,6 @@ int main(void) {
     test_screen_with_audio();
     test_backends_and_log();
     test_dynamic_library();
+    test_target_arguments();
     TEST_DONE();
 }
