@@ -5,6 +5,15 @@
 #include <stdlib.h>
 #include <time.h>
 
+#ifdef _WIN32
+/* The CRT's environment, which getenv() in the library reads. */
+static inline int setenv(const char *name, const char *value, int overwrite) {
+    if (!overwrite && getenv(name)) return 0;
+    return _putenv_s(name, value);
+}
+static inline int unsetenv(const char *name) { return _putenv_s(name, ""); }
+#endif
+
 static int check_failures;
 #define CHECK(cond)                                                                   \
     do {                                                                              \

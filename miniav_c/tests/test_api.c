@@ -265,7 +265,11 @@ static double (*cos_fn)(double);
 static void test_dynamic_library(void) {
     const char *const missing[] = {"libminiav-does-not-exist.so.9", NULL};
     CHECK(miniav_library_open(missing) == NULL);
+#ifdef _WIN32
+    const char *const libm[] = {"libminiav-does-not-exist.so.9", "msvcrt.dll", NULL}; /* the C runtime has cos */
+#else
     const char *const libm[] = {"libminiav-does-not-exist.so.9", "libm.so.6", NULL};
+#endif
     miniav_library *lib = miniav_library_open(libm);
     CHECK(lib != NULL);
     miniav_symbol ok[] = {{"cos", (void **)&cos_fn}};

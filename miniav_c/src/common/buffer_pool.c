@@ -59,7 +59,7 @@ static void free_pool(miniav_pool *pool) {
             break;
         }
     if (pool->hooks.on_free) pool->hooks.on_free(pool->hooks.ctx);
-    for (uint32_t i = 0; i < pool->slot_count; i++) free(pool->slots[i].mem);
+    for (uint32_t i = 0; i < pool->slot_count; i++) miniav_aligned_free(pool->slots[i].mem);
     free(pool->slots);
     free(pool);
 }
@@ -90,8 +90,8 @@ static MiniAVResultCode create_pool(miniav_stream *s, uint32_t count, size_t slo
         pool->slots[i].index = i;
         if (slot_size) {
             /* Every buffer is allocated here, before start: nothing is allocated per frame. */
-            if (posix_memalign((void **)&pool->slots[i].mem, 64, slot_size)) {
-                for (uint32_t j = 0; j < i; j++) free(pool->slots[j].mem);
+            if (!(pool->slots[i].mem = miniav_aligned_alloc(64, slot_size))) {
+                for (uint32_t j = 0; j < i; j++) miniav_aligned_free(pool->slots[j].mem);
                 free(pool->slots);
                 free(pool);
                 return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate %u buffers of %zu bytes; ask for a smaller size or pool",
@@ -108,7 +108,7 @@ static MiniAVResultCode create_pool(miniav_stream *s, uint32_t count, size_t slo
         if (!grown) {
             pthread_mutex_unlock(&buffer_lock);
             pool->hooks.on_free = NULL;
-            for (uint32_t i = 0; i < count; i++) free(pool->slots[i].mem);
+            for (uint32_t i = 0; i < count; i++) miniav_aligned_free(pool->slots[i].mem);
             free(pool->slots);
             free(pool);
             return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory for the pool registry");

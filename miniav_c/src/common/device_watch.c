@@ -41,9 +41,9 @@ static int open_notifier(MiniAVDeviceType type) {
 #endif
 }
 
+#ifdef __linux__
 /* True when a video node changed; drains the queue. */
 static bool video_node_changed(int fd) {
-#ifdef __linux__
     char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     bool changed = false;
     ssize_t n;
@@ -54,11 +54,8 @@ static bool video_node_changed(int fd) {
             p += sizeof *e + e->len;
         }
     return changed;
-#else
-    (void)fd;
-    return false;
-#endif
 }
+#endif
 
 /* Waits for the next poll tick, or less when a video node changed. False once stopped. */
 static bool wait_for_change(struct MiniAVDeviceWatch *w, miniav_pacer *pacer) {

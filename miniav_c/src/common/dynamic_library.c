@@ -4,8 +4,25 @@
 #define _GNU_SOURCE
 #include "miniav_internal.h"
 
-#include <dlfcn.h>
+#include <stdio.h>
+
 #include <stdlib.h>
+#ifdef _WIN32
+/* Windows: LoadLibrary for what an edition may lack (Media Foundation on "N" editions,
+ * ActivateAudioInterfaceAsync before Windows 8). Names are DLL names ("mfplat.dll"). */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#define dlopen(name, flags) ((void *)LoadLibraryExA(name, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32))
+#define dlsym(h, name) ((void *)GetProcAddress((HMODULE)(h), name))
+#define dlclose(h) FreeLibrary((HMODULE)(h))
+static const char *dlerror(void) {
+    static _Thread_local char text[64];
+    snprintf(text, sizeof text, "Windows error %lu", (unsigned long)GetLastError());
+    return text;
+}
+#else
+#include <dlfcn.h>
+#endif
 
 struct miniav_library {
     void *handle;

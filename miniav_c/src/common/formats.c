@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#endif
 
 typedef struct {
     MiniAVPixelFormat format;
@@ -110,8 +114,20 @@ MiniAVResultCode miniav_video_layout_compute(MiniAVPixelFormat format, uint32_t 
     return MINIAV_SUCCESS;
 }
 
+const char *miniav_getenv(const char *name) {
+#ifdef _WIN32
+    /* The process environment, not the C runtime's copy of it taken at start: Node (and
+     * any program calling SetEnvironmentVariable) changes only the former. */
+    static _Thread_local char value[1024];
+    DWORD n = GetEnvironmentVariableA(name, value, sizeof value);
+    return n && n < sizeof value ? value : NULL;
+#else
+    return getenv(name);
+#endif
+}
+
 bool miniav_env_flag(const char *name) {
-    const char *v = getenv(name);
+    const char *v = miniav_getenv(name);
     return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 }
 

@@ -8,14 +8,23 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* printf-style checking: mingw-w64 builds use its C99 printf (__USE_MINGW_ANSI_STDIO=1,
+ * set by CMake), which takes %zu and %lld like glibc's; the attribute must say so. */
+#if defined(_WIN32) && defined(__MINGW_PRINTF_FORMAT)
+#define MINIAV_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#else
+#define MINIAV_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
 
 /* ------------------------------------------------------------------ errors + log */
 
 /* Sets this thread's last error message and returns code: `return miniav_fail(...)`. */
-MiniAVResultCode miniav_fail(MiniAVResultCode code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+MiniAVResultCode miniav_fail(MiniAVResultCode code, const char *fmt, ...) MINIAV_PRINTF(2, 3);
 void miniav_clear_error(void);
-void miniav_log(MiniAVLogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void miniav_log(MiniAVLogLevel level, const char *fmt, ...) MINIAV_PRINTF(2, 3);
 
 /* ------------------------------------------------------------------ device lists */
 
@@ -45,6 +54,9 @@ MiniAVResultCode miniav_video_layout_compute(MiniAVPixelFormat format, uint32_t 
                                              uint32_t row_align, miniav_video_layout *out);
 uint32_t miniav_audio_format_bytes(MiniAVAudioFormat format);
 bool miniav_env_flag(const char *name);
+/* getenv that sees changes made after start on Windows too (the value is valid until the
+ * next call on this thread). */
+const char *miniav_getenv(const char *name);
 
 /* ------------------------------------------------------------------ streams + buffer pool */
 
@@ -157,7 +169,7 @@ void miniav_stream_deliver(miniav_stream *s, miniav_slot *slot);
 /* Returns a slot that could not be filled. */
 void miniav_stream_abandon(miniav_stream *s, miniav_slot *slot);
 void miniav_stream_emit(miniav_stream *s, MiniAVStreamEventType event, MiniAVResultCode result, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    MINIAV_PRINTF(4, 5);
 /* Detaches the pool from a stream being destroyed; frees it now or at the last release. */
 void miniav_stream_orphan_pool(miniav_stream *s);
 
@@ -218,6 +230,22 @@ MiniAVResultCode miniav_resolve_audio_format(MiniAVAudioInfo *f, uint32_t defaul
 /* Sleeps until the absolute MiniAV time `deadline_us` or until *stop becomes true
  * (checked at least every 20 ms). Returns false when stopped. */
 bool miniav_sleep_until(int64_t deadline_us, const atomic_bool *stop);
+
+/* Memory aligned to `alignment` (a power of two); free with miniav_aligned_free. */
+void *miniav_aligned_alloc(size_t alignment, size_t size);
+void miniav_aligned_free(void *p);
+
+#ifdef _WIN32
+/* Windows APIs stamp with QueryPerformanceCounter; MiniAV_GetTimeUs is that counter in µs. */
+int64_t miniav_time_from_qpc(int64_t qpc_ticks);
+/* QPC time in 100-ns units (WASAPI's pu64QPCPosition, Media Foundation sample times of
+ * capture sources) to MiniAV µs. */
+int64_t miniav_time_from_100ns_qpc(int64_t hns);
+/* UTF-16 → UTF-8 into a fixed buffer (truncated on a character boundary, always NUL-ended). */
+void miniav_utf16_to_utf8(char *dst, size_t dst_size, const wchar_t *src);
+/* UTF-8 → UTF-16; a malloc'd string (NULL when out of memory or invalid UTF-8). */
+wchar_t *miniav_utf8_to_utf16(const char *src);
+#endif
 
 /* ------------------------------------------------------------------ dlopen helper */
 

@@ -59,7 +59,7 @@ static void forced_name(MiniAVDeviceType type, char out[32]) {
     pthread_mutex_lock(&forced_lock);
     miniav_copy_string(out, 32, forced_backend[type]);
     pthread_mutex_unlock(&forced_lock);
-    if (!out[0]) miniav_copy_string(out, 32, getenv(type_env[type]));
+    if (!out[0]) miniav_copy_string(out, 32, miniav_getenv(type_env[type]));
 }
 
 /* The backend a stream must use ("" = any): `preferred` (a stream's own option) wins over
