@@ -1,0 +1,803 @@
+/* GDI screen capture: displays, windows and regions with BitBlt, the fallback that works
+ * everywhere (VMs, remote desktop sessions, Wine), where DXGI Desktop Duplication does not.
+ *
+ * Every pool buffer is a DIB section built over a file mapping of our own (one per slot),
+ * and the buffer handed to the application is a view of that same mapping: BitBlt writes
+ * the pixels where the application reads them, with no copy on our side. The mapping is a
+ * little larger than the frame, so a cursor image (MINIAV_CURSOR_METADATA) can follow the
+ * frame in the same buffer.
+ *
+ * Device ids: "gdi:display:\\.\DISPLAY1" (a monitor, by GDI device name), "gdi:desktop"
+ * (the whole virtual desktop, listed when there are several monitors),
+ * "gdi:window:0x<HWND>". When the dxgi backend is available it lists the displays and
+ * this one lists windows only; gdi display ids still open (a user forcing gdi).
+ */
+#define WIN32_LEAN_AND_MEAN
+#include "../common/miniav_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#define DEFAULT_POOL 3u
+#define CURSOR_MAX 256u            /* largest cursor image kept in metadata mode (pixels per side) */
+#define MAX_MONITORS 32u
+#define DISPLAY_RECHECK_US 1000000 /* how often a display stream looks for mode changes */
+#ifndef PW_RENDERFULLCONTENT
+#define PW_RENDERFULLCONTENT 0x00000002 /* Windows 8.1+; not in every SDK's headers */
+#endif
+
+#ifdef MINIAV_HAVE_DXGI
+extern const miniav_backend miniav_dxgi_screen;
+#endif
+
+static bool available(void) { return true; } /* user32/gdi32 are part of every Windows */
+
+/* ------------------------------------------------------------------ DPI */
+
+/* A process that is not DPI-aware sees scaled ("virtualised") coordinates and gets a
+ * scaled screen from BitBlt. The process's awareness is the application's choice, so we
+ * change only our own thread's (Windows 10 1607+; loaded by name so older ones still run). */
+typedef DPI_AWARENESS_CONTEXT(WINAPI *set_thread_dpi_fn)(DPI_AWARENESS_CONTEXT);
+static set_thread_dpi_fn set_thread_dpi;
+static INIT_ONCE dpi_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK load_dpi(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    (void)once, (void)param, (void)ctx;
+    HMODULE user32 = GetModuleHandleW(L"user32.dll");
+    if (user32) set_thread_dpi = (set_thread_dpi_fn)(void (*)(void))GetProcAddress(user32, "SetThreadDpiAwarenessContext");
+    return TRUE;
+}
+
+static DPI_AWARENESS_CONTEXT dpi_enter(void) {
+    InitOnceExecuteOnce(&dpi_once, load_dpi, NULL, NULL);
+    return set_thread_dpi ? set_thread_dpi(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) : NULL;
+}
+
+static void dpi_leave(DPI_AWARENESS_CONTEXT old) {
+    if (set_thread_dpi && old) set_thread_dpi(old);
+}
+
+/* ------------------------------------------------------------------ displays */
+
+typedef struct {
+    char name[64]; /* GDI device name, UTF-8 ("\\.\DISPLAY1") */
+    RECT r;        /* in virtual-screen pixels */
+    bool primary;
+} gdi_monitor;
+
+typedef struct {
+    gdi_monitor *items;
+    uint32_t count;
+} monitor_list;
+
+static BOOL CALLBACK monitor_cb(HMONITOR m, HDC dc, LPRECT rc, LPARAM param) {
+    (void)dc, (void)rc;
+    monitor_list *list = (monitor_list *)param;
+    if (list->count >= MAX_MONITORS) return FALSE;
+    MONITORINFOEXW mi;
+    memset(&mi, 0, sizeof mi);
+    mi.cbSize = sizeof mi;
+    if (!GetMonitorInfoW(m, (MONITORINFO *)&mi)) return TRUE;
+    gdi_monitor *g = &list->items[list->count++];
+    miniav_utf16_to_utf8(g->name, sizeof g->name, mi.szDevice);
+    g->r = mi.rcMonitor;
+    g->primary = (mi.dwFlags & MONITORINFOF_PRIMARY) != 0;
+    return TRUE;
+}
+
+static uint32_t list_monitors(gdi_monitor out[MAX_MONITORS]) {
+    monitor_list list = {out, 0};
+    DPI_AWARENESS_CONTEXT old = dpi_enter();
+    EnumDisplayMonitors(NULL, NULL, monitor_cb, (LPARAM)&list);
+    dpi_leave(old);
+    return list.count;
+}
+
+static RECT virtual_desktop(void) {
+    DPI_AWARENESS_CONTEXT old = dpi_enter();
+    int x = GetSystemMetrics(SM_XVIRTUALSCREEN), y = GetSystemMetrics(SM_YVIRTUALSCREEN);
+    RECT r = {x, y, x + GetSystemMetrics(SM_CXVIRTUALSCREEN), y + GetSystemMetrics(SM_CYVIRTUALSCREEN)};
+    dpi_leave(old);
+    return r;
+}
+
+#define DISPLAY_PREFIX "gdi:display:"
+#define WINDOW_PREFIX "gdi:window:"
+#define DESKTOP_ID "gdi:desktop"
+
+static MiniAVResultCode add_display(miniav_device_list *out, const char *id, const char *name, RECT r, bool primary) {
+    MiniAVDeviceInfo *dev = miniav_device_list_add(out);
+    if (!dev) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
+    miniav_copy_string(dev->device_id, sizeof dev->device_id, id);
+    snprintf(dev->name, sizeof dev->name, "%s (%ldx%ld)", name, r.right - r.left, r.bottom - r.top);
+    dev->is_default = primary;
+    dev->x = r.left, dev->y = r.top;
+    dev->width = (uint32_t)(r.right - r.left), dev->height = (uint32_t)(r.bottom - r.top);
+    return MINIAV_SUCCESS;
+}
+
+static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopbackTargetType filter) {
+    (void)filter;
+#ifdef MINIAV_HAVE_DXGI
+    /* Desktop Duplication is faster and lists the same monitors: no duplicates. */
+    if (miniav_dxgi_screen.available()) return MINIAV_SUCCESS;
+#endif
+    gdi_monitor mons[MAX_MONITORS];
+    uint32_t n = list_monitors(mons);
+    for (uint32_t i = 0; i < n; i++) {
+        char id[128];
+        snprintf(id, sizeof id, DISPLAY_PREFIX "%s", mons[i].name);
+        MiniAVResultCode r = add_display(out, id, mons[i].name, mons[i].r, mons[i].primary);
+        if (r) return r;
+    }
+    /* All monitors in one frame: only worth an entry when it differs from the one monitor. */
+    if (n > 1) return add_display(out, DESKTOP_ID, "All displays", virtual_desktop(), false);
+    return MINIAV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ windows */
+
+typedef HRESULT(WINAPI *dwm_get_attribute_fn)(HWND, DWORD, PVOID, DWORD);
+static dwm_get_attribute_fn dwm_get_attribute;
+static INIT_ONCE dwm_once = INIT_ONCE_STATIC_INIT;
+
+/* dwmapi is loaded, not linked: it is only asked whether a window is cloaked. */
+static BOOL CALLBACK load_dwm(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+    (void)once, (void)param, (void)ctx;
+    HMODULE dwm = LoadLibraryW(L"dwmapi.dll"); /* kept for the life of the process */
+    if (dwm) dwm_get_attribute = (dwm_get_attribute_fn)(void (*)(void))GetProcAddress(dwm, "DwmGetWindowAttribute");
+    return TRUE;
+}
+
+/* Cloaked windows (other virtual desktops, suspended UWP apps) are "visible" but never on screen. */
+static bool is_cloaked(HWND w) {
+    InitOnceExecuteOnce(&dwm_once, load_dwm, NULL, NULL);
+    DWORD cloaked = 0;
+    return dwm_get_attribute && SUCCEEDED(dwm_get_attribute(w, 14 /* DWMWA_CLOAKED */, &cloaked, sizeof cloaked)) && cloaked;
+}
+
+/* What a user would call an application window: visible, titled, not a tool window or an
+ * owned popup (dialogs of a listed window unless they ask for a taskbar button). */
+static bool is_app_window(HWND w) {
+    if (!IsWindowVisible(w) || GetWindowTextLengthW(w) == 0) return false;
+    LONG_PTR ex = GetWindowLongPtrW(w, GWL_EXSTYLE);
+    if (ex & WS_EX_TOOLWINDOW) return false;
+    if (GetWindow(w, GW_OWNER) && !(ex & WS_EX_APPWINDOW)) return false;
+    wchar_t cls[64];
+    if (GetClassNameW(w, cls, 64) && !wcscmp(cls, L"Progman")) return false; /* the desktop itself */
+    return !is_cloaked(w);
+}
+
+typedef struct {
+    HWND *items;
+    uint32_t count, capacity;
+    bool oom;
+} hwnd_list;
+
+static BOOL CALLBACK window_cb(HWND w, LPARAM param) {
+    hwnd_list *list = (hwnd_list *)param;
+    if (!is_app_window(w)) return TRUE;
+    if (list->count == list->capacity) {
+        uint32_t cap = list->capacity ? list->capacity * 2 : 64;
+        HWND *grown = realloc(list->items, cap * sizeof *grown);
+        if (!grown) {
+            list->oom = true;
+            return FALSE;
+        }
+        list->items = grown, list->capacity = cap;
+    }
+    list->items[list->count++] = w;
+    return TRUE;
+}
+
+/* The client area (what window capture delivers) in screen pixels. */
+static bool client_rect(HWND w, RECT *out) {
+    RECT c;
+    POINT origin = {0, 0};
+    if (!GetClientRect(w, &c) || !ClientToScreen(w, &origin)) return false;
+    *out = (RECT){origin.x, origin.y, origin.x + c.right, origin.y + c.bottom};
+    return true;
+}
+
+/* Client size of a window, also when it is minimised (its client rect is 0x0 then): the
+ * restored size less the frame. */
+static void window_size(HWND w, uint32_t *width, uint32_t *height) {
+    RECT c = {0};
+    GetClientRect(w, &c);
+    if (IsIconic(w)) {
+        WINDOWPLACEMENT wp = {.length = sizeof wp};
+        RECT frame = {0};
+        if (GetWindowPlacement(w, &wp) &&
+            AdjustWindowRectEx(&frame, (DWORD)GetWindowLongPtrW(w, GWL_STYLE), GetMenu(w) != NULL, (DWORD)GetWindowLongPtrW(w, GWL_EXSTYLE)))
+            c = (RECT){0, 0, (wp.rcNormalPosition.right - wp.rcNormalPosition.left) - (frame.right - frame.left),
+                       (wp.rcNormalPosition.bottom - wp.rcNormalPosition.top) - (frame.bottom - frame.top)};
+    }
+    *width = c.right > 0 ? (uint32_t)c.right : 0;
+    *height = c.bottom > 0 ? (uint32_t)c.bottom : 0;
+}
+
+static void describe_window(HWND w, MiniAVDeviceInfo *dev) {
+    snprintf(dev->device_id, sizeof dev->device_id, WINDOW_PREFIX "0x%llx", (unsigned long long)(uintptr_t)w);
+    wchar_t text[256];
+    text[0] = 0;
+    GetWindowTextW(w, text, 256);
+    miniav_utf16_to_utf8(dev->name, sizeof dev->name, text);
+    text[0] = 0;
+    GetClassNameW(w, text, 256);
+    miniav_utf16_to_utf8(dev->class_name, sizeof dev->class_name, text);
+    DWORD pid = 0;
+    GetWindowThreadProcessId(w, &pid);
+    dev->process_id = pid;
+    RECT r;
+    if (client_rect(w, &r)) dev->x = r.left, dev->y = r.top;
+    window_size(w, &dev->width, &dev->height);
+}
+
+static MiniAVResultCode enumerate_windows(miniav_device_list *out) {
+    hwnd_list list = {0};
+    DPI_AWARENESS_CONTEXT old = dpi_enter();
+    EnumWindows(window_cb, (LPARAM)&list);
+    MiniAVResultCode r = list.oom ? miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory") : MINIAV_SUCCESS;
+    for (uint32_t i = 0; !r && i < list.count; i++) {
+        MiniAVDeviceInfo *dev = miniav_device_list_add(out);
+        if (!dev)
+            r = miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
+        else
+            describe_window(list.items[i], dev);
+    }
+    dpi_leave(old);
+    free(list.items);
+    return r;
+}
+
+/* ------------------------------------------------------------------ ids */
+
+static bool owns_id(const char *id) { return id && !strncmp(id, "gdi:", 4); }
+
+static bool parse_window_id(const char *id, HWND *w) {
+    const char *hex = id + strlen(WINDOW_PREFIX);
+    if (strncmp(id, WINDOW_PREFIX, strlen(WINDOW_PREFIX)) || !*hex) return false;
+    char *end;
+    unsigned long long v = strtoull(hex, &end, 0);
+    if (*end || v == 0) return false;
+    *w = (HWND)(uintptr_t)v;
+    return true;
+}
+
+/* The rectangle (virtual-screen pixels) of a display id. */
+static MiniAVResultCode display_rect(const char *id, RECT *out) {
+    if (!strcmp(id, DESKTOP_ID)) {
+        *out = virtual_desktop();
+        return MINIAV_SUCCESS;
+    }
+    if (!strncmp(id, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX))) {
+        gdi_monitor mons[MAX_MONITORS];
+        uint32_t n = list_monitors(mons);
+        for (uint32_t i = 0; i < n; i++)
+            if (!strcmp(mons[i].name, id + strlen(DISPLAY_PREFIX))) {
+                *out = mons[i].r;
+                return MINIAV_SUCCESS;
+            }
+    }
+    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
+                       "no GDI display '%s'; list displays with enumerateDisplays() (ids look like gdi:display:\\\\.\\DISPLAY1; "
+                       "gdi:desktop is all monitors)", id);
+}
+
+static MiniAVResultCode window_not_found(const char *id) {
+    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no window %s (closed?); list windows with enumerateWindows()", id);
+}
+
+static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
+    uint32_t w, h;
+    HWND hwnd;
+    if (parse_window_id(id, &hwnd)) {
+        if (!IsWindow(hwnd)) return window_not_found(id);
+        window_size(hwnd, &w, &h);
+    } else {
+        RECT r;
+        MiniAVResultCode res = display_rect(id, &r);
+        if (res) return res;
+        w = (uint32_t)(r.right - r.left), h = (uint32_t)(r.bottom - r.top);
+    }
+    static const MiniAVPixelFormat fmts[] = {MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_PIXEL_FORMAT_BGRX32, MINIAV_PIXEL_FORMAT_RGBA32};
+    static const uint32_t rates[] = {30, 60};
+    MiniAVVideoFormatInfo *list = calloc(6, sizeof *list);
+    if (!list) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
+    for (int f = 0; f < 3; f++)
+        for (int k = 0; k < 2; k++) list[f * 2 + k] = (MiniAVVideoFormatInfo){w, h, fmts[f], rates[k], 1, MINIAV_OUTPUT_PREFERENCE_CPU, 0};
+    *formats = list;
+    *count = 6;
+    return MINIAV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ buffers: DIB sections over our mappings */
+
+typedef struct {
+    HANDLE section;
+    HBITMAP dib;   /* selected into the capture thread's memory DC only while it draws */
+    uint8_t *mem;  /* our view of the section: what the application gets */
+} gdi_buffer;
+
+typedef struct {
+    uint32_t count;
+    gdi_buffer b[];
+} gdi_set;
+
+/* Runs when the pool is freed, perhaps after the stream (the last buffer released late),
+ * on whatever thread released it: only frees. */
+static void gdi_set_free(void *ctx) {
+    gdi_set *set = ctx;
+    for (uint32_t i = 0; i < set->count; i++) {
+        if (set->b[i].dib) DeleteObject(set->b[i].dib);
+        if (set->b[i].mem) UnmapViewOfFile(set->b[i].mem);
+        if (set->b[i].section) CloseHandle(set->b[i].section);
+    }
+    free(set);
+}
+
+typedef struct {
+    miniav_capture_thread worker;
+    bool is_window;
+    HWND hwnd;
+    char display_id[256];   /* re-looked up for mode changes */
+    bool is_region;
+    RECT display;           /* the display's rectangle, virtual-screen pixels */
+    uint32_t width, height; /* what is captured */
+    double period_us;
+    gdi_set *current;
+    size_t frame_bytes;
+    MiniAVCursorMode cursor;
+    bool use_print_window, probed;
+    /* Cursor image for metadata mode, remade when the cursor changes (capture thread only). */
+    HCURSOR cursor_handle;
+    uint32_t cursor_w, cursor_h, hot_x, hot_y, cursor_serial;
+    uint8_t *cursor_image;
+} gdi_state;
+
+static MiniAVResultCode make_pool(miniav_stream *s, gdi_state *st) {
+    uint32_t count = miniav_stream_pool_size(s, DEFAULT_POOL);
+    st->frame_bytes = (size_t)st->width * st->height * 4;
+    /* Room for a cursor image after the frame, whatever the cursor mode, so the pool can
+     * be made at configure, before the options of the start are known. */
+    size_t size = st->frame_bytes + CURSOR_MAX * CURSOR_MAX * 4;
+    gdi_set *set = calloc(1, sizeof *set + count * sizeof set->b[0]);
+    if (!set) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
+    BITMAPINFO bi = {0};
+    bi.bmiHeader.biSize = sizeof bi.bmiHeader;
+    bi.bmiHeader.biWidth = (LONG)st->width;
+    bi.bmiHeader.biHeight = -(LONG)st->height; /* top-down: row 0 first, as every MiniAV frame */
+    bi.bmiHeader.biPlanes = 1;
+    bi.bmiHeader.biBitCount = 32;
+    bi.bmiHeader.biCompression = BI_RGB;
+    for (uint32_t i = 0; i < count; i++, set->count++) {
+        gdi_buffer *b = &set->b[i];
+        b->section = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, (DWORD)((uint64_t)size >> 32), (DWORD)size, NULL);
+        if (b->section) b->mem = MapViewOfFile(b->section, FILE_MAP_ALL_ACCESS, 0, 0, size);
+        void *bits = NULL;
+        if (b->mem) b->dib = CreateDIBSection(NULL, &bi, DIB_RGB_COLORS, &bits, b->section, 0);
+        if (!b->dib) {
+            DWORD err = GetLastError();
+            set->count++;
+            gdi_set_free(set);
+            return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "cannot create a %ux%u capture buffer (%zu bytes, error %lu); ask for a smaller pool or region",
+                               st->width, st->height, size, (unsigned long)err);
+        }
+        /* Touch every page now: the first frames would otherwise pay the page faults. */
+        memset(b->mem, 0, size);
+    }
+    miniav_pool_hooks hooks = {.on_release = NULL, .on_free = gdi_set_free, .ctx = set};
+    MiniAVResultCode r = miniav_stream_ensure_external_pool(s, count, &hooks);
+    if (r) {
+        gdi_set_free(set);
+        return r;
+    }
+    st->current = set; /* the old set belongs to the old pool now, freed with it */
+    return MINIAV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ pixels + cursor */
+
+/* BitBlt leaves the fourth byte undefined (0 on most drivers): bgrx is that as is, bgra
+ * sets it, rgba/rgbx swap in place (a pass over the frame, counted as a copy). */
+static void finish_pixels(miniav_stream *s, uint8_t *mem, size_t pixels, MiniAVPixelFormat fmt) {
+    uint32_t *p = (uint32_t *)mem;
+    if (fmt == MINIAV_PIXEL_FORMAT_BGRX32) return;
+    if (fmt == MINIAV_PIXEL_FORMAT_RGBA32 || fmt == MINIAV_PIXEL_FORMAT_RGBX32) {
+        for (size_t i = 0; i < pixels; i++) {
+            uint32_t v = p[i];
+            p[i] = (v & 0x0000ff00u) | ((v >> 16) & 0xffu) | ((v & 0xffu) << 16) | 0xff000000u;
+        }
+        atomic_fetch_add(&s->copies, 1);
+    } else {
+        for (size_t i = 0; i < pixels; i++) p[i] |= 0xff000000u;
+    }
+}
+
+/* A cursor's size and hotspot (GetIconInfo hands out copies of its bitmaps: freed here). */
+static bool cursor_geometry(HCURSOR c, uint32_t *w, uint32_t *h, uint32_t *hx, uint32_t *hy) {
+    ICONINFO ii;
+    if (!GetIconInfo(c, &ii)) return false;
+    BITMAP bm = {0};
+    bool ok = GetObjectW(ii.hbmColor ? ii.hbmColor : ii.hbmMask, sizeof bm, &bm) != 0;
+    *w = (uint32_t)bm.bmWidth;
+    *h = (uint32_t)(ii.hbmColor ? bm.bmHeight : bm.bmHeight / 2); /* monochrome: AND mask over XOR mask */
+    *hx = ii.xHotspot, *hy = ii.yHotspot;
+    if (ii.hbmColor) DeleteObject(ii.hbmColor);
+    if (ii.hbmMask) DeleteObject(ii.hbmMask);
+    return ok;
+}
+
+/* Premultiplied BGRA image of a cursor of any kind (alpha, masked, monochrome): drawn once
+ * on black and once on white; alpha = 255 - (white - black), colour = the one on black. */
+static bool render_cursor(gdi_state *st, HDC memdc, HCURSOR c) {
+    uint32_t w = st->cursor_w < CURSOR_MAX ? st->cursor_w : CURSOR_MAX, h = st->cursor_h < CURSOR_MAX ? st->cursor_h : CURSOR_MAX;
+    if (!w || !h) return false;
+    if (!st->cursor_image && !(st->cursor_image = malloc(CURSOR_MAX * CURSOR_MAX * 4))) return false;
+    BITMAPINFO bi = {0};
+    bi.bmiHeader = (BITMAPINFOHEADER){.biSize = sizeof bi.bmiHeader, .biWidth = (LONG)w, .biHeight = -(LONG)h, .biPlanes = 1,
+                                      .biBitCount = 32, .biCompression = BI_RGB};
+    uint8_t *on[2] = {NULL, NULL};
+    HBITMAP bm[2];
+    bm[0] = CreateDIBSection(NULL, &bi, DIB_RGB_COLORS, (void **)&on[0], NULL, 0);
+    bm[1] = CreateDIBSection(NULL, &bi, DIB_RGB_COLORS, (void **)&on[1], NULL, 0);
+    bool ok = bm[0] && bm[1];
+    for (int k = 0; ok && k < 2; k++) {
+        memset(on[k], k ? 0xff : 0x00, (size_t)w * h * 4);
+        HGDIOBJ old = SelectObject(memdc, bm[k]);
+        ok = DrawIconEx(memdc, 0, 0, c, 0, 0, 0, NULL, DI_NORMAL);
+        SelectObject(memdc, old);
+    }
+    GdiFlush();
+    for (size_t i = 0; ok && i < (size_t)w * h; i++) {
+        int diff = 0;
+        for (int ch = 0; ch < 3; ch++) diff += on[1][i * 4 + ch] - on[0][i * 4 + ch];
+        int a = 255 - diff / 3;
+        a = a < 0 ? 0 : a > 255 ? 255 : a;
+        for (int ch = 0; ch < 3; ch++) {
+            int v = on[0][i * 4 + ch];
+            st->cursor_image[i * 4 + ch] = (uint8_t)(v > a ? a : v);
+        }
+        st->cursor_image[i * 4 + 3] = (uint8_t)a;
+    }
+    if (bm[0]) DeleteObject(bm[0]);
+    if (bm[1]) DeleteObject(bm[1]);
+    st->cursor_w = w, st->cursor_h = h;
+    return ok;
+}
+
+/* Screen position of the captured area's top-left pixel. */
+static POINT capture_origin(const gdi_state *st, int32_t region_x, int32_t region_y) {
+    POINT p = {st->display.left + (st->is_region ? region_x : 0), st->display.top + (st->is_region ? region_y : 0)};
+    if (st->is_window) {
+        p.x = p.y = 0;
+        ClientToScreen(st->hwnd, &p);
+    }
+    return p;
+}
+
+/* Composite: DrawIconEx straight into the frame (memdc has the slot's DIB selected).
+ * Metadata: position + image after the frame. */
+static void apply_cursor(miniav_stream *s, gdi_state *st, HDC memdc, MiniAVBuffer *b, uint8_t *mem) {
+    CURSORINFO ci = {.cbSize = sizeof ci};
+    if (!GetCursorInfo(&ci) || !(ci.flags & CURSOR_SHOWING) || !ci.hCursor) return;
+    if (ci.hCursor != st->cursor_handle) {
+        st->cursor_handle = NULL;
+        if (!cursor_geometry(ci.hCursor, &st->cursor_w, &st->cursor_h, &st->hot_x, &st->hot_y)) return;
+        if (st->cursor == MINIAV_CURSOR_METADATA && !render_cursor(st, memdc, ci.hCursor)) return;
+        st->cursor_handle = ci.hCursor;
+        st->cursor_serial++;
+    }
+    POINT origin = capture_origin(st, s->region_x, s->region_y);
+    int32_t x = ci.ptScreenPos.x - origin.x, y = ci.ptScreenPos.y - origin.y;
+    if (st->cursor == MINIAV_CURSOR_COMPOSITE) {
+        DrawIconEx(memdc, x - (int)st->hot_x, y - (int)st->hot_y, ci.hCursor, 0, 0, 0, NULL, DI_NORMAL);
+        return;
+    }
+    MiniAVCursorInfo *c = &b->data.video.cursor;
+    c->x = x, c->y = y;
+    c->visible = x >= 0 && y >= 0 && (uint32_t)x < st->width && (uint32_t)y < st->height;
+    c->hot_x = st->hot_x, c->hot_y = st->hot_y;
+    c->width = st->cursor_w, c->height = st->cursor_h;
+    c->serial = st->cursor_serial;
+    memcpy(mem + st->frame_bytes, st->cursor_image, (size_t)c->width * c->height * 4);
+    c->image = mem + st->frame_bytes;
+}
+
+/* ------------------------------------------------------------------ capture */
+
+/* True when the frame looks all black (sampled: this decides a fallback, once). */
+static bool looks_black(const uint8_t *mem, uint32_t w, uint32_t h) {
+    const uint32_t *p = (const uint32_t *)mem;
+    for (uint32_t j = 0; j < 16; j++)
+        for (uint32_t i = 0; i < 16; i++)
+            if (p[(size_t)(h * j / 16 + h / 32) * w + w * i / 16 + w / 32] & 0x00ffffffu) return false;
+    return true;
+}
+
+/* Window capture. BitBlt from the window's DC is fast and right for windows drawn with
+ * GDI, and under Wine. With the DWM, windows that draw with DirectX (flip model, most
+ * browsers and games) come out black that way; PrintWindow with PW_RENDERFULLCONTENT
+ * (8.1+) asks the DWM for what it composes, at the price of a slower call that makes
+ * the window repaint. So: BitBlt, and if the first frame is all black, try PrintWindow
+ * once; if that gives content, use it for the rest of the stream. A window that is
+ * really black costs one PrintWindow. */
+static bool grab_window(gdi_state *st, HDC memdc, uint8_t *mem) {
+    if (st->use_print_window) return PrintWindow(st->hwnd, memdc, PW_CLIENTONLY | PW_RENDERFULLCONTENT);
+    HDC wdc = GetDC(st->hwnd);
+    if (!wdc) return false;
+    BOOL ok = BitBlt(memdc, 0, 0, (int)st->width, (int)st->height, wdc, 0, 0, SRCCOPY);
+    ReleaseDC(st->hwnd, wdc);
+    if (ok && !st->probed && st->width >= 32 && st->height >= 32) {
+        st->probed = true;
+        GdiFlush();
+        if (looks_black(mem, st->width, st->height) && PrintWindow(st->hwnd, memdc, PW_CLIENTONLY | PW_RENDERFULLCONTENT)) {
+            GdiFlush();
+            st->use_print_window = !looks_black(mem, st->width, st->height);
+            if (st->use_print_window) miniav_log(MINIAV_LOG_LEVEL_INFO, "gdi: window %p draws with DirectX; capturing it with PrintWindow", (void *)st->hwnd);
+        }
+    }
+    return ok;
+}
+
+/* Displays and regions: the screen DC. CAPTUREBLT includes layered windows (menus,
+ * tooltips, many modern apps) that a plain SRCCOPY would leave out. */
+static bool grab_screen(miniav_stream *s, gdi_state *st, HDC screen, HDC memdc) {
+    int x = st->display.left + (st->is_region ? s->region_x : 0), y = st->display.top + (st->is_region ? s->region_y : 0);
+    return BitBlt(memdc, 0, 0, (int)st->width, (int)st->height, screen, x, y, SRCCOPY | CAPTUREBLT);
+}
+
+/* A new size for the stream's buffers (window resized, display mode changed). */
+static bool resize(miniav_stream *s, gdi_state *st, uint32_t w, uint32_t h, const char *what) {
+    st->width = w, st->height = h;
+    if (make_pool(s, st)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s", w, h,
+                           MiniAV_GetLastErrorMessage());
+        return false;
+    }
+    s->video.width = w, s->video.height = h;
+    st->probed = false;
+    miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "%s is now %ux%u", what, w, h);
+    return true;
+}
+
+/* Window state before a frame: false when the stream must end. */
+static bool check_window(miniav_stream *s, gdi_state *st, bool *paused) {
+    if (!IsWindow(st->hwnd)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, "window %s was closed", s->device_id);
+        return false;
+    }
+    RECT c = {0};
+    GetClientRect(st->hwnd, &c);
+    bool hidden = IsIconic(st->hwnd) || !IsWindowVisible(st->hwnd) || c.right <= 0 || c.bottom <= 0;
+    if (hidden != *paused) {
+        *paused = hidden;
+        if (hidden)
+            miniav_stream_emit(s, MINIAV_EVENT_SOURCE_PAUSED, MINIAV_SUCCESS, "window %s was minimised or hidden", s->device_id);
+        else
+            miniav_stream_emit(s, MINIAV_EVENT_SOURCE_RESUMED, MINIAV_SUCCESS, "window %s is visible again", s->device_id);
+    }
+    if (hidden) return true;
+    if ((uint32_t)c.right != st->width || (uint32_t)c.bottom != st->height) return resize(s, st, (uint32_t)c.right, (uint32_t)c.bottom, "the window");
+    return true;
+}
+
+/* Display modes change rarely: looked at once a second. False when the stream must end. */
+static bool check_display(miniav_stream *s, gdi_state *st) {
+    RECT r;
+    if (display_rect(st->display_id, &r)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, "display %s was disconnected", st->display_id);
+        return false;
+    }
+    uint32_t w = (uint32_t)(r.right - r.left), h = (uint32_t)(r.bottom - r.top);
+    st->display = r;
+    if (st->is_region) {
+        if ((uint64_t)s->region_x + st->width > w || (uint64_t)s->region_y + st->height > h) {
+            miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_FORMAT_NOT_SUPPORTED,
+                               "display %s is now %ux%u: the region %ux%u at (%d,%d) no longer fits", st->display_id, w, h, st->width,
+                               st->height, s->region_x, s->region_y);
+            return false;
+        }
+        return true;
+    }
+    if (w != st->width || h != st->height) return resize(s, st, w, h, "the display");
+    return true;
+}
+
+static void *capture_thread(void *arg) {
+    miniav_stream *s = arg;
+    gdi_state *st = s->backend_data;
+    /* GDI only: no COM on this thread. */
+    DPI_AWARENESS_CONTEXT old_dpi = dpi_enter();
+    HDC screen = GetDC(NULL);
+    HDC memdc = screen ? CreateCompatibleDC(screen) : NULL;
+    if (!memdc) {
+        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot get a device context for the screen (error %lu)",
+                           (unsigned long)GetLastError());
+        goto out;
+    }
+    miniav_pacer pacer;
+    miniav_pacer_init(&pacer, st->period_us);
+    bool paused = false, failing = false;
+    int64_t next_display_check = MiniAV_GetTimeUs() + DISPLAY_RECHECK_US;
+    while (miniav_pacer_wait(&pacer, &st->worker.stop)) {
+        if (st->is_window) {
+            if (!check_window(s, st, &paused)) break;
+        } else if (MiniAV_GetTimeUs() >= next_display_check) {
+            next_display_check = MiniAV_GetTimeUs() + DISPLAY_RECHECK_US;
+            if (!check_display(s, st)) break;
+        }
+        if (paused) {
+            atomic_fetch_add(&s->skipped, 1);
+            if (st->period_us == 0) miniav_sleep_until(MiniAV_GetTimeUs() + 10000, &st->worker.stop);
+            continue;
+        }
+        miniav_slot *slot = miniav_stream_acquire(s);
+        if (!slot) {
+            if (st->period_us == 0) miniav_sleep_until(MiniAV_GetTimeUs() + 1000, &st->worker.stop); /* don't spin */
+            continue;
+        }
+        gdi_buffer *gb = &st->current->b[slot->index];
+        MiniAVBuffer *b = &slot->buffer;
+        memset(b, 0, sizeof *b);
+        int64_t ts = MiniAV_GetTimeUs();
+        HGDIOBJ old = SelectObject(memdc, gb->dib);
+        bool ok = st->is_window ? grab_window(st, memdc, gb->mem) : grab_screen(s, st, screen, memdc);
+        if (ok && st->cursor != MINIAV_CURSOR_NONE) apply_cursor(s, st, memdc, b, gb->mem);
+        SelectObject(memdc, old);
+        GdiFlush(); /* the pixels are in memory before the application sees them */
+        if (!ok) {
+            /* The window or desktop cannot be read right now (secure desktop, a window
+             * going away): skipped; said once per spell. */
+            miniav_stream_abandon(s, slot);
+            atomic_fetch_add(&s->skipped, 1);
+            if (!failing) miniav_log(MINIAV_LOG_LEVEL_WARN, "gdi: cannot read %s (error %lu); skipping frames", s->device_id, (unsigned long)GetLastError());
+            failing = true;
+            continue;
+        }
+        failing = false;
+        finish_pixels(s, gb->mem, (size_t)st->width * st->height, s->video.pixel_format);
+        b->type = MINIAV_BUFFER_TYPE_VIDEO;
+        b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
+        b->timestamp_us = ts;
+        b->data.video.width = st->width;
+        b->data.video.height = st->height;
+        b->data.video.pixel_format = s->video.pixel_format;
+        b->data.video.num_planes = 1;
+        b->data.video.planes[0] = gb->mem;
+        b->data.video.stride_bytes[0] = st->width * 4;
+        b->data.video.plane_size_bytes[0] = st->frame_bytes;
+        b->data.video.native_gpu_dmabuf_fd = -1;
+        b->data_size_bytes = st->frame_bytes;
+        miniav_stream_deliver(s, slot);
+    }
+out:
+    if (memdc) DeleteDC(memdc);
+    if (screen) ReleaseDC(NULL, screen);
+    dpi_leave(old_dpi);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ backend functions */
+
+static MiniAVResultCode configure(miniav_stream *s) {
+    MiniAVVideoFormatInfo f = s->requested_video;
+    gdi_state *st = calloc(1, sizeof *st);
+    if (!st) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
+    MiniAVResultCode r;
+    HWND hwnd;
+    if (s->screen_target == MINIAV_SCREEN_TARGET_WINDOW) {
+        if (!parse_window_id(s->device_id, &hwnd)) {
+            r = miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "'%s' is not a window id (gdi:window:0x...); list windows with enumerateWindows()", s->device_id);
+            goto fail;
+        }
+        if (!IsWindow(hwnd)) {
+            r = window_not_found(s->device_id);
+            goto fail;
+        }
+        st->is_window = true;
+        st->hwnd = hwnd;
+        DPI_AWARENESS_CONTEXT old = dpi_enter();
+        window_size(hwnd, &st->width, &st->height);
+        dpi_leave(old);
+        if (!st->width || !st->height) {
+            r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "window %s has no client area (0x0) to capture", s->device_id);
+            goto fail;
+        }
+    } else {
+        if (parse_window_id(s->device_id, &hwnd)) {
+            r = miniav_fail(MINIAV_ERROR_INVALID_ARG, "'%s' is a window: open it with { window: id }", s->device_id);
+            goto fail;
+        }
+        r = display_rect(s->device_id, &st->display);
+        if (r) goto fail;
+        miniav_copy_string(st->display_id, sizeof st->display_id, s->device_id);
+        uint32_t dw = (uint32_t)(st->display.right - st->display.left), dh = (uint32_t)(st->display.bottom - st->display.top);
+        st->width = dw, st->height = dh;
+        if (s->screen_target == MINIAV_SCREEN_TARGET_REGION) {
+            if ((uint64_t)s->region_x + s->region_width > dw || (uint64_t)s->region_y + s->region_height > dh) {
+                r = miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u display %s", s->region_width,
+                                s->region_height, s->region_x, s->region_y, dw, dh, s->device_id);
+                goto fail;
+            }
+            st->is_region = true;
+            st->width = s->region_width, st->height = s->region_height;
+        }
+    }
+    if ((f.width && f.width != st->width) || (f.height && f.height != st->height)) {
+        r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "screen capture does not scale: leave width/height unset (the source is %ux%u)", st->width,
+                        st->height);
+        goto fail;
+    }
+    if (f.pixel_format == MINIAV_PIXEL_FORMAT_UNKNOWN) f.pixel_format = MINIAV_PIXEL_FORMAT_BGRA32;
+    if (f.pixel_format != MINIAV_PIXEL_FORMAT_BGRA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_BGRX32 &&
+        f.pixel_format != MINIAV_PIXEL_FORMAT_RGBA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_RGBX32) {
+        r = miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "gdi capture gives bgra, bgrx (fastest: as GDI writes it), rgba or rgbx (one more pass), not '%s'",
+                        MiniAV_PixelFormatName(f.pixel_format));
+        goto fail;
+    }
+    r = miniav_resolve_frame_rate(&f, 30, &st->period_us);
+    if (r) goto fail;
+    if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
+        miniav_log(MINIAV_LOG_LEVEL_INFO, "gdi: no GPU output (BitBlt writes CPU memory); delivering CPU buffers (the dxgi backend has GPU output)");
+        f.output_preference = MINIAV_OUTPUT_PREFERENCE_CPU;
+    }
+    f.width = st->width, f.height = st->height;
+    f.fourcc = 0;
+    s->video = f;
+    s->backend_data = st;
+    /* Buffers now, so start() is quick and the first frame comes soon after it. */
+    r = make_pool(s, st);
+    if (r) {
+        s->backend_data = NULL;
+        goto fail;
+    }
+    return MINIAV_SUCCESS;
+fail:
+    free(st);
+    return r;
+}
+
+static MiniAVResultCode start(miniav_stream *s) {
+    gdi_state *st = s->backend_data;
+    if (s->screen_options.skip_unchanged)
+        return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "GDI cannot tell which frames changed: leave skip_unchanged off, or use the dxgi backend, which can");
+    st->cursor = s->screen_options.cursor;
+    if (st->is_window) {
+        if (!IsWindow(st->hwnd)) return miniav_fail(MINIAV_ERROR_DEVICE_LOST, "window %s is gone (closed since configure)", s->device_id);
+        uint32_t w, h;
+        DPI_AWARENESS_CONTEXT old = dpi_enter();
+        window_size(st->hwnd, &w, &h);
+        dpi_leave(old);
+        if (w && h) st->width = w, st->height = h;
+        s->video.width = st->width, s->video.height = st->height;
+    }
+    st->probed = st->use_print_window = false;
+    /* The pool from configure, unless the window's size or the pool size changed since. */
+    if (!st->current || st->frame_bytes != (size_t)st->width * st->height * 4 || st->current->count != miniav_stream_pool_size(s, DEFAULT_POOL)) {
+        MiniAVResultCode r = make_pool(s, st);
+        if (r) return r;
+    }
+    return miniav_capture_thread_start(&st->worker, capture_thread, s);
+}
+
+static void stop(miniav_stream *s) {
+    gdi_state *st = s->backend_data;
+    miniav_capture_thread_stop(&st->worker);
+}
+
+static void destroy(miniav_stream *s) {
+    gdi_state *st = s->backend_data;
+    if (!st) return;
+    /* The buffers go with the pool, which may outlive this (held buffers). */
+    free(st->cursor_image);
+    free(st);
+}
+
+const miniav_backend miniav_gdi_screen = {
+    .name = "gdi", .type = MINIAV_DEVICE_TYPE_SCREEN, .available = available,
+    .enumerate = enumerate_displays, .enumerate_windows = enumerate_windows, .owns_id = owns_id,
+    .video_formats = video_formats, .configure = configure, .start = start, .stop = stop, .destroy = destroy,
+};
