@@ -3,8 +3,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer), the Node tests against an ASan build
 # of the addon, the PulseAudio tests a second time against PipeWire with the PipeWire
 # camera tests, the Wayland portal tests on headless sway, the V4L2 tests in a
-# VM with the vivid driver (scripts/rigs/vivid-vm.sh), the @miniav/web tests in headless
-# Chromium, then the Node tests.
+# VM with the vivid driver (scripts/rigs/vivid-vm.sh), the Windows build (mingw-w64) under
+# Wine, the @miniav/web tests in headless Chromium, then the Node tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -70,6 +70,9 @@ MINIAV_VIVID_PARAMS='n_devs=2 node_types=0x1,0x1' bash scripts/rigs/vivid-vm.sh 
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-asan/test_v4l2 || rc=1
   node --test --test-concurrency=1 --test-reporter=dot packages/node/test/v4l2.test.mjs || rc=1
   exit $rc'
+
+echo "== Windows build: C and Node tests under Wine (scripts/test-win.sh)"
+bash scripts/test-win.sh
 
 echo "== Web tests (@miniav/web in headless Chromium)"
 node --test --test-concurrency=1 --test-reporter=dot packages/web/test/*.test.mjs

@@ -7,11 +7,17 @@ extern const miniav_backend miniav_test_pattern_audio;
 #ifdef MINIAV_HAVE_PULSE
 extern const miniav_backend miniav_pulse_audio;
 #endif
+#ifdef MINIAV_HAVE_WASAPI
+extern const miniav_backend miniav_wasapi_audio;
+#endif
 
 /* Priority order: pulse/pipewire (Linux), wasapi, coreaudio go before the test pattern. */
 const miniav_backend *const miniav_audio_backends[] = {
 #ifdef MINIAV_HAVE_PULSE
     &miniav_pulse_audio,
+#endif
+#ifdef MINIAV_HAVE_WASAPI
+    &miniav_wasapi_audio,
 #endif
     &miniav_test_pattern_audio,
     NULL,

@@ -10,6 +10,9 @@ extern const miniav_backend miniav_pipewire_camera;
 #ifdef MINIAV_HAVE_V4L2
 extern const miniav_backend miniav_v4l2_camera;
 #endif
+#ifdef MINIAV_HAVE_MEDIAFOUNDATION
+extern const miniav_backend miniav_mediafoundation_camera;
+#endif
 
 /* Priority order. Platform backends (v4l2, pipewire, mediafoundation, avfoundation)
  * go before the test pattern, which only answers to the id "test-pattern". */
@@ -19,6 +22,9 @@ const miniav_backend *const miniav_camera_backends[] = {
 #endif
 #ifdef MINIAV_HAVE_V4L2
     &miniav_v4l2_camera,
+#endif
+#ifdef MINIAV_HAVE_MEDIAFOUNDATION
+    &miniav_mediafoundation_camera,
 #endif
     &miniav_test_pattern_camera,
     NULL,

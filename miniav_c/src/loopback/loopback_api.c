@@ -8,11 +8,17 @@ extern const miniav_backend miniav_test_pattern_loopback;
 #ifdef MINIAV_HAVE_PULSE
 extern const miniav_backend miniav_pulse_loopback;
 #endif
+#ifdef MINIAV_HAVE_WASAPI
+extern const miniav_backend miniav_wasapi_loopback;
+#endif
 
 /* Priority order: pulse (Linux), wasapi, coreaudio go before the test pattern. */
 const miniav_backend *const miniav_loopback_backends[] = {
 #ifdef MINIAV_HAVE_PULSE
     &miniav_pulse_loopback,
+#endif
+#ifdef MINIAV_HAVE_WASAPI
+    &miniav_wasapi_loopback,
 #endif
     &miniav_test_pattern_loopback,
     NULL,

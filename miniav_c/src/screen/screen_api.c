@@ -10,6 +10,12 @@ extern const miniav_backend miniav_x11_screen;
 #ifdef MINIAV_HAVE_PORTAL
 extern const miniav_backend miniav_portal_screen;
 #endif
+#ifdef MINIAV_HAVE_DXGI
+extern const miniav_backend miniav_dxgi_screen;
+#endif
+#ifdef MINIAV_HAVE_GDI
+extern const miniav_backend miniav_gdi_screen;
+#endif
 
 /* Priority order: portal (Wayland) and x11 go before the test pattern. */
 const miniav_backend *const miniav_screen_backends[] = {
@@ -18,6 +24,12 @@ const miniav_backend *const miniav_screen_backends[] = {
 #endif
 #ifdef MINIAV_HAVE_X11
     &miniav_x11_screen,
+#endif
+#ifdef MINIAV_HAVE_DXGI
+    &miniav_dxgi_screen, /* Desktop Duplication: displays, where the GPU driver offers it */
+#endif
+#ifdef MINIAV_HAVE_GDI
+    &miniav_gdi_screen, /* windows, and displays in VMs and remote sessions (BitBlt) */
 #endif
     &miniav_test_pattern_screen,
     NULL,

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
-const api = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+// A file: URL, not a path: an absolute Windows path is not an ESM specifier.
+const api = new URL('../dist/index.js', import.meta.url).href;
 
 function runChild(source, { env = {}, args = [] } = {}) {
   const r = spawnSync(process.execPath, [...args, '--input-type=module', '-e', source], {
