@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "miniav.h"
 #include "check.h"
+#include "audio_check.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -22,85 +23,15 @@ static double mic_hz;
 
 /* ------------------------------------------------------------------ a stream that records channel 0 */
 
-#define MAX_SAMPLES (48000 * 2)
+typedef audio_recorder recorder;
 
-typedef struct {
-    float samples[MAX_SAMPLES];
-    atomic_uint count;               /* samples stored */
-    atomic_int buffers;
-    uint32_t want_frames;            /* every buffer must have exactly this many */
-    int wrong_frames, bad_timestamps, sequence_gaps;
-    int64_t first_timestamp, last_timestamp;
-    uint64_t last_sequence;
-    uint32_t last_frames, rate;
-    void *held;                      /* the first buffer, kept past destroy */
-    atomic_int ended;
-    MiniAVResultCode ended_code;
-} recorder;
-
-static void on_buffer(const MiniAVBuffer *b, void *user) {
-    recorder *rec = user;
-    int n = atomic_load(&rec->buffers);
-    if (b->data.audio.frame_count != rec->want_frames) rec->wrong_frames++;
-    if (n == 0) {
-        rec->first_timestamp = b->timestamp_us;
-    } else {
-        /* Sample-accurate: the previous timestamp plus its frames at the rate, +-1 us of rounding. */
-        double expected = (double)rec->last_timestamp + rec->last_frames * 1e6 / rec->rate;
-        if (fabs((double)b->timestamp_us - expected) > 1.0) rec->bad_timestamps++;
-        if (b->sequence != rec->last_sequence + 1) rec->sequence_gaps++;
-    }
-    rec->last_timestamp = b->timestamp_us;
-    rec->last_frames = b->data.audio.frame_count;
-    rec->last_sequence = b->sequence;
-    unsigned stored = atomic_load(&rec->count);
-    for (uint32_t i = 0; i < b->data.audio.frame_count && stored < MAX_SAMPLES; i++, stored++) {
-        size_t at = (size_t)i * b->data.audio.channel_count;
-        rec->samples[stored] = b->data.audio.format == MINIAV_AUDIO_FORMAT_F32 ? ((const float *)b->data.audio.data)[at]
-                                                                               : ((const int16_t *)b->data.audio.data)[at] / 32768.0f;
-    }
-    atomic_store(&rec->count, stored);
-    if (n == 0)
-        rec->held = b->internal_handle;
-    else
-        MiniAV_ReleaseBuffer(b->internal_handle);
-    atomic_fetch_add(&rec->buffers, 1);
-}
+/* Sample-accurate timestamps: +-1 us of rounding. */
+static void on_buffer(const MiniAVBuffer *b, void *user) { audio_recorder_add(user, b, 1.0); }
 
 static void on_event(MiniAVStreamEventType e, MiniAVResultCode code, const char *message, void *user) {
     recorder *rec = user;
     fprintf(stderr, "event %d (%s): %s\n", (int)e, MiniAV_GetErrorName(code), message);
     if (e == MINIAV_EVENT_ENDED) rec->ended_code = code, atomic_store(&rec->ended, 1);
-}
-
-/* Frequency from positive-going zero crossings (interpolated), over samples [from, to). */
-static double frequency(const float *x, unsigned from, unsigned to, uint32_t rate) {
-    double first = -1, last = -1;
-    int crossings = 0;
-    for (unsigned i = from + 1; i < to; i++)
-        if (x[i - 1] < 0 && x[i] >= 0) {
-            double t = (i - 1) + x[i - 1] / (x[i - 1] - x[i]);
-            if (first < 0) first = t;
-            last = t;
-            crossings++;
-        }
-    return crossings > 1 ? (crossings - 1) * (double)rate / (last - first) : 0;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of the frequencies of 100 ms windows: a glitch in the rig's own feed (its player
- * starved on a loaded machine) spoils one window, not the measurement. */
-static double frequency_median(const float *x, unsigned from, unsigned to, uint32_t rate) {
-    double f[64];
-    unsigned n = 0, w = rate / 10;
-    for (unsigned at = from; at + w <= to && n < 64; at += w) f[n++] = frequency(x, at, at + w, rate);
-    if (!n) return frequency(x, from, to, rate);
-    qsort(f, n, sizeof f[0], by_value);
-    return f[n / 2];
 }
 
 /* Amplitude of the component at hz (one DFT bin at exactly hz). */
@@ -114,48 +45,29 @@ static double amplitude_at(const float *x, unsigned from, unsigned to, uint32_t 
     return 2 * sqrt(re * re + im * im) / (to - from);
 }
 
-static double peak(const float *x, unsigned from, unsigned to) {
-    double m = 0;
-    for (unsigned i = from; i < to; i++) m = fmax(m, fabs(x[i]));
-    return m;
-}
-
-typedef enum { AUDIO_INPUT, LOOPBACK } kind;
-
 /* Configures and starts; fills the recorder until `seconds` of audio are in. The context
  * is left running (or NULL on failure). */
-static void *record(kind k, const char *id, MiniAVAudioFormat format, uint32_t rate, uint32_t channels, uint32_t frames,
+static void *record(audio_kind k, const char *id, MiniAVAudioFormat format, uint32_t rate, uint32_t channels, uint32_t frames,
                     recorder *rec, double seconds) {
     memset(rec, 0, sizeof *rec);
     void *ctx = NULL;
     MiniAVAudioInfo f = {rate, channels, format, frames}, got;
     MiniAVResultCode r;
-    if (k == AUDIO_INPUT) {
-        MiniAV_Audio_CreateContext((MiniAVAudioContextHandle *)&ctx);
-        r = MiniAV_Audio_Configure(ctx, id, &f);
-        if (!r) r = MiniAV_Audio_GetConfiguredFormat(ctx, &got);
-    } else if (!strncmp(id, "pid:", 4)) { /* by process id, through ConfigureWithTargetInfo */
+    if (k == LOOPBACK && !strncmp(id, "pid:", 4)) { /* by process id, through ConfigureWithTargetInfo */
         MiniAV_Loopback_CreateContext((MiniAVLoopbackContextHandle *)&ctx);
         MiniAVLoopbackTargetInfo target = {.type = MINIAV_LOOPBACK_TARGET_PROCESS, .TARGETHANDLE.process_id = (uint32_t)atoi(id + 4)};
         r = MiniAV_Loopback_ConfigureWithTargetInfo(ctx, &target, &f);
         if (!r) r = MiniAV_Loopback_GetConfiguredFormat(ctx, &got);
     } else {
-        MiniAV_Loopback_CreateContext((MiniAVLoopbackContextHandle *)&ctx);
-        r = MiniAV_Loopback_Configure(ctx, id, &f);
-        if (!r) r = MiniAV_Loopback_GetConfiguredFormat(ctx, &got);
+        r = audio_configure(k, id, &f, &ctx, &got);
     }
     CHECK_EQ_INT(r, MINIAV_SUCCESS);
     if (r) goto failed;
     CHECK(!strcmp(MiniAV_Stream_GetBackendName(ctx), "pulse"));
-    if (rate) CHECK_EQ_INT(got.sample_rate, rate);
-    if (channels) CHECK_EQ_INT(got.channel_count, channels);
-    CHECK_EQ_INT(got.format, format);
-    CHECK_EQ_INT(got.buffer_frames, frames ? frames : got.sample_rate / 100);
-    rec->want_frames = got.buffer_frames;
-    rec->rate = got.sample_rate;
+    audio_expect(rec, &got, rate, channels, format, frames);
     MiniAV_Stream_SetEventCallback(ctx, on_event, rec);
     int64_t t0 = MiniAV_GetTimeUs();
-    r = k == AUDIO_INPUT ? MiniAV_Audio_StartCapture(ctx, on_buffer, rec) : MiniAV_Loopback_StartCapture(ctx, on_buffer, rec);
+    r = audio_start(k, ctx, on_buffer, rec);
     CHECK_EQ_INT(r, MINIAV_SUCCESS);
     if (r) goto failed;
     unsigned want = (unsigned)(seconds * got.sample_rate);
@@ -165,14 +77,14 @@ static void *record(kind k, const char *id, MiniAVAudioFormat format, uint32_t r
     CHECK(llabs(rec->first_timestamp - t0) < 1000000);
     return ctx;
 failed:
-    if (ctx) k == AUDIO_INPUT ? MiniAV_Audio_DestroyContext(ctx) : MiniAV_Loopback_DestroyContext(ctx);
+    if (ctx) audio_destroy(k, ctx);
     return NULL;
 }
 
-static void finish(kind k, void *ctx, recorder *rec) {
+static void finish(audio_kind k, void *ctx, recorder *rec) {
     if (!ctx) return;
-    CHECK_EQ_INT(k == AUDIO_INPUT ? MiniAV_Audio_StopCapture(ctx) : MiniAV_Loopback_StopCapture(ctx), MINIAV_SUCCESS);
-    CHECK_EQ_INT(k == AUDIO_INPUT ? MiniAV_Audio_DestroyContext(ctx) : MiniAV_Loopback_DestroyContext(ctx), MINIAV_SUCCESS);
+    CHECK_EQ_INT(audio_stop(k, ctx), MINIAV_SUCCESS);
+    CHECK_EQ_INT(audio_destroy(k, ctx), MINIAV_SUCCESS);
     /* A buffer held past destroy is still released cleanly. */
     if (rec->held) CHECK_EQ_INT(MiniAV_ReleaseBuffer(rec->held), MINIAV_SUCCESS);
     CHECK_EQ_INT(rec->wrong_frames, 0);
@@ -328,7 +240,7 @@ static void test_microphone(MiniAVAudioFormat format, uint32_t rate, uint32_t ch
     void *ctx = record(AUDIO_INPUT, id, format, rate, channels, frames, &rec, 1.2);
     if (!ctx) return;
     unsigned from = rec.rate / 5, to = atomic_load(&rec.count); /* skip 200 ms of start-up */
-    double hz = frequency_median(rec.samples, from, to, rec.rate), amp = peak(rec.samples, from, to);
+    double hz = audio_frequency_median(rec.samples, from, to, rec.rate), amp = audio_peak(rec.samples, from, to);
     printf("mic %s %u Hz %u ch, %u frames: %.2f Hz, amplitude %.3f, %d buffers\n", MiniAV_AudioFormatName(format), rec.rate,
            channels, rec.want_frames, hz, amp, atomic_load(&rec.buffers));
     CHECK(fabs(hz - mic_hz) <= 2);
@@ -346,7 +258,7 @@ static void test_system_loopback(void) {
     void *ctx = record(LOOPBACK, "pulse:system", MINIAV_AUDIO_FORMAT_F32, 48000, 2, 0, &rec, 1.2);
     if (ctx) {
         unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
-        double hz = frequency(rec.samples, from, to, rec.rate), amp = amplitude_at(rec.samples, from, to, rec.rate, 880);
+        double hz = audio_frequency(rec.samples, from, to, rec.rate), amp = amplitude_at(rec.samples, from, to, rec.rate, 880);
         printf("system loopback: %.2f Hz, amplitude at 880 Hz %.3f\n", hz, amp);
         CHECK(fabs(hz - 880) <= 2);
         CHECK(amp > 0.3);
@@ -369,7 +281,7 @@ static void test_app_loopback(void) {
         void *ctx = record(LOOPBACK, id_b, MINIAV_AUDIO_FORMAT_S16, 48000, 1, 960, &rec, 1.0);
         if (ctx) {
             unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
-            double hz = frequency(rec.samples, from, to, rec.rate);
+            double hz = audio_frequency(rec.samples, from, to, rec.rate);
             double own = amplitude_at(rec.samples, from, to, rec.rate, 1300), other = amplitude_at(rec.samples, from, to, rec.rate, 500);
             printf("app B (%s): %.2f Hz, amplitude at 1300 Hz %.3f, at 500 Hz %.4f\n", id_b, hz, own, other);
             CHECK(fabs(hz - 1300) <= 2);
@@ -392,7 +304,7 @@ static void test_app_loopback(void) {
         ctx = record(LOOPBACK, pid_a, MINIAV_AUDIO_FORMAT_F32, 48000, 2, 0, &rec, 1.0);
         if (ctx) {
             unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
-            double hz = frequency(rec.samples, from, to, rec.rate);
+            double hz = audio_frequency(rec.samples, from, to, rec.rate);
             double own = amplitude_at(rec.samples, from, to, rec.rate, 500), other = amplitude_at(rec.samples, from, to, rec.rate, 1300);
             printf("app A (%s, by its process id): %.2f Hz, amplitude at 500 Hz %.3f, at 1300 Hz %.4f\n", id_a, hz, own, other);
             CHECK(fabs(hz - 500) <= 2);

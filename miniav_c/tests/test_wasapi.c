@@ -17,6 +17,7 @@
 
 #include "miniav.h"
 #include "check.h"
+#include "audio_check.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -30,7 +31,6 @@ static bool is_wine;
 
 /* ------------------------------------------------------------------ a stream that records channel 0 */
 
-#define MAX_SAMPLES (48000 * 3)
 #define MAX_ARRIVALS 1024
 /* How far a buffer's end may be dated after its arrival: Wine stamps packets when it reads
  * them and hands PulseAudio's 20 ms chunks over in 10 ms packets, so the first packet's
@@ -38,98 +38,36 @@ static bool is_wine;
 #define EARLY_SLACK_US 12000
 
 typedef struct {
-    float samples[MAX_SAMPLES];
-    atomic_uint count;
-    atomic_int buffers;
-    uint32_t want_frames, want_channels, rate;
+    audio_recorder a;
+    uint32_t want_channels;
     MiniAVAudioFormat want_format;
-    int wrong_frames, wrong_format, bad_timestamps, sequence_gaps, early;
-    int64_t first_timestamp, last_timestamp, min_latency, max_latency;
-    uint64_t last_sequence;
-    uint32_t last_frames;
+    int wrong_format, early;
+    int64_t min_latency, max_latency;
     int64_t arrivals[MAX_ARRIVALS];
-    void *held;
-    atomic_int ended;
 } recorder;
 
 static void on_buffer(const MiniAVBuffer *b, void *user) {
     recorder *rec = user;
     int64_t now = MiniAV_GetTimeUs();
-    int n = atomic_load(&rec->buffers);
+    int n = atomic_load(&rec->a.buffers);
     __typeof__(b->data.audio) const *a = &b->data.audio;
-    if (a->frame_count != rec->want_frames) rec->wrong_frames++;
-    if (a->channel_count != rec->want_channels || a->format != rec->want_format || a->sample_rate != rec->rate ||
+    if (a->channel_count != rec->want_channels || a->format != rec->want_format || a->sample_rate != rec->a.rate ||
         b->data_size_bytes != (size_t)a->frame_count * a->channel_count * (a->format == MINIAV_AUDIO_FORMAT_F32 ? 4 : 2))
         rec->wrong_format++;
     /* Dated when captured: the end of the buffer is not after its arrival (1 ms of slack). */
-    int64_t latency = now - (b->timestamp_us + (int64_t)a->frame_count * 1000000 / rec->rate);
+    int64_t latency = now - (b->timestamp_us + (int64_t)a->frame_count * 1000000 / rec->a.rate);
     if (latency < -EARLY_SLACK_US) rec->early++;
     if (n == 0 || latency < rec->min_latency) rec->min_latency = latency;
     if (n == 0 || latency > rec->max_latency) rec->max_latency = latency;
-    if (n == 0) {
-        rec->first_timestamp = b->timestamp_us;
-    } else {
-        /* Sample-accurate: the previous timestamp plus its frames at the rate (+-2 us: rounding
-         * and the 1 us per buffer of clock correction). */
-        double expected = (double)rec->last_timestamp + rec->last_frames * 1e6 / rec->rate;
-        if (fabs((double)b->timestamp_us - expected) > 2.0) rec->bad_timestamps++;
-        if (b->sequence != rec->last_sequence + 1) rec->sequence_gaps++;
-    }
     if (n < MAX_ARRIVALS) rec->arrivals[n] = now;
-    rec->last_timestamp = b->timestamp_us;
-    rec->last_frames = a->frame_count;
-    rec->last_sequence = b->sequence;
-    unsigned stored = atomic_load(&rec->count);
-    for (uint32_t i = 0; i < a->frame_count && stored < MAX_SAMPLES; i++, stored++) {
-        size_t at = (size_t)i * a->channel_count;
-        rec->samples[stored] = a->format == MINIAV_AUDIO_FORMAT_F32 ? ((const float *)a->data)[at] : ((const int16_t *)a->data)[at] / 32768.0f;
-    }
-    atomic_store(&rec->count, stored);
-    if (n == 0)
-        rec->held = b->internal_handle;
-    else
-        MiniAV_ReleaseBuffer(b->internal_handle);
-    atomic_fetch_add(&rec->buffers, 1);
+    /* +-2 us: rounding and the 1 us per buffer of clock correction. */
+    audio_recorder_add(&rec->a, b, 2.0);
 }
 
 static void on_event(MiniAVStreamEventType e, MiniAVResultCode code, const char *message, void *user) {
     recorder *rec = user;
     fprintf(stderr, "event %d (%s): %s\n", (int)e, MiniAV_GetErrorName(code), message);
-    if (e == MINIAV_EVENT_ENDED || e == MINIAV_EVENT_ERROR) atomic_store(&rec->ended, 1);
-}
-
-static double frequency(const float *x, unsigned from, unsigned to, uint32_t rate) {
-    double first = -1, last = -1;
-    int crossings = 0;
-    for (unsigned i = from + 1; i < to; i++)
-        if (x[i - 1] < 0 && x[i] >= 0) {
-            double t = (i - 1) + x[i - 1] / (x[i - 1] - x[i]);
-            if (first < 0) first = t;
-            last = t;
-            crossings++;
-        }
-    return crossings > 1 ? (crossings - 1) * (double)rate / (last - first) : 0;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of the frequencies of 100 ms windows (a glitch in the rig's feed spoils one window). */
-static double frequency_median(const float *x, unsigned from, unsigned to, uint32_t rate) {
-    double f[64];
-    unsigned n = 0, w = rate / 10;
-    for (unsigned at = from; at + w <= to && n < 64; at += w) f[n++] = frequency(x, at, at + w, rate);
-    if (!n) return frequency(x, from, to, rate);
-    qsort(f, n, sizeof f[0], by_value);
-    return f[n / 2];
-}
-
-static double peak(const float *x, unsigned from, unsigned to) {
-    double m = 0;
-    for (unsigned i = from; i < to; i++) m = fmax(m, fabs(x[i]));
-    return m;
+    if (e == MINIAV_EVENT_ENDED || e == MINIAV_EVENT_ERROR) atomic_store(&rec->a.ended, 1);
 }
 
 static int by_int64(const void *a, const void *b) {
@@ -139,7 +77,7 @@ static int by_int64(const void *a, const void *b) {
 
 /* Arrival gaps between consecutive buffers, p50 and p99, in ms. */
 static void print_gaps(const char *what, const recorder *rec) {
-    int n = atomic_load(&rec->buffers);
+    int n = atomic_load(&rec->a.buffers);
     if (n > MAX_ARRIVALS) n = MAX_ARRIVALS;
     if (n < 3) return;
     int64_t gaps[MAX_ARRIVALS];
@@ -150,66 +88,50 @@ static void print_gaps(const char *what, const recorder *rec) {
            rec->max_latency / 1000.0);
 }
 
-typedef enum { AUDIO_INPUT, LOOPBACK } kind;
-
 static char last_message[512]; /* of the last failed record(): destroy clears the thread's */
 
-static void *record(kind k, const char *id, MiniAVAudioFormat format, uint32_t rate, uint32_t channels, uint32_t frames, recorder *rec,
+static void *record(audio_kind k, const char *id, MiniAVAudioFormat format, uint32_t rate, uint32_t channels, uint32_t frames, recorder *rec,
                     double seconds, MiniAVResultCode *result) {
     memset(rec, 0, sizeof *rec);
     void *ctx = NULL;
     MiniAVAudioInfo f = {rate, channels, format, frames}, got;
-    MiniAVResultCode r;
-    if (k == AUDIO_INPUT) {
-        MiniAV_Audio_CreateContext((MiniAVAudioContextHandle *)&ctx);
-        r = MiniAV_Audio_Configure(ctx, id, &f);
-        if (!r) r = MiniAV_Audio_GetConfiguredFormat(ctx, &got);
-    } else {
-        MiniAV_Loopback_CreateContext((MiniAVLoopbackContextHandle *)&ctx);
-        r = MiniAV_Loopback_Configure(ctx, id, &f);
-        if (!r) r = MiniAV_Loopback_GetConfiguredFormat(ctx, &got);
-    }
+    MiniAVResultCode r = audio_configure(k, id, &f, &ctx, &got);
     if (result) *result = r;
     if (!result) CHECK_EQ_INT(r, MINIAV_SUCCESS);
     if (r) goto failed;
     CHECK(!strcmp(MiniAV_Stream_GetBackendName(ctx), "wasapi"));
-    if (rate) CHECK_EQ_INT(got.sample_rate, rate);
-    if (channels) CHECK_EQ_INT(got.channel_count, channels);
-    CHECK_EQ_INT(got.format, format);
-    CHECK_EQ_INT(got.buffer_frames, frames ? frames : got.sample_rate / 100);
-    rec->want_frames = got.buffer_frames;
+    audio_expect(&rec->a, &got, rate, channels, format, frames);
     rec->want_channels = got.channel_count;
     rec->want_format = got.format;
-    rec->rate = got.sample_rate;
     MiniAV_Stream_SetEventCallback(ctx, on_event, rec);
     int64_t t0 = MiniAV_GetTimeUs();
-    r = k == AUDIO_INPUT ? MiniAV_Audio_StartCapture(ctx, on_buffer, rec) : MiniAV_Loopback_StartCapture(ctx, on_buffer, rec);
+    r = audio_start(k, ctx, on_buffer, rec);
     if (result) *result = r;
     if (!result) CHECK_EQ_INT(r, MINIAV_SUCCESS);
     if (r) goto failed;
     unsigned want = (unsigned)(seconds * got.sample_rate);
-    WAIT_FOR(atomic_load(&rec->count) >= want || atomic_load(&rec->ended), (long)(seconds * 1000) + 3000);
-    CHECK(atomic_load(&rec->count) >= want);
-    CHECK(llabs(rec->first_timestamp - t0) < 1000000); /* on MiniAV's clock */
+    WAIT_FOR(atomic_load(&rec->a.count) >= want || atomic_load(&rec->a.ended), (long)(seconds * 1000) + 3000);
+    CHECK(atomic_load(&rec->a.count) >= want);
+    CHECK(llabs(rec->a.first_timestamp - t0) < 1000000); /* on MiniAV's clock */
     return ctx;
 failed:
     snprintf(last_message, sizeof last_message, "%s", MiniAV_GetLastErrorMessage());
     if (r) fprintf(stderr, "  %s: %s: %s\n", id, MiniAV_GetErrorName(r), last_message);
-    if (ctx) k == AUDIO_INPUT ? MiniAV_Audio_DestroyContext(ctx) : MiniAV_Loopback_DestroyContext(ctx);
+    if (ctx) audio_destroy(k, ctx);
     return NULL;
 }
 
-static void finish(kind k, void *ctx, recorder *rec) {
+static void finish(audio_kind k, void *ctx, recorder *rec) {
     if (!ctx) return;
-    CHECK_EQ_INT(k == AUDIO_INPUT ? MiniAV_Audio_StopCapture(ctx) : MiniAV_Loopback_StopCapture(ctx), MINIAV_SUCCESS);
+    CHECK_EQ_INT(audio_stop(k, ctx), MINIAV_SUCCESS);
     MiniAVStats stats;
     if (!MiniAV_Stream_GetStats(ctx, &stats)) printf("  stats: delivered %llu dropped %llu\n", (unsigned long long)stats.delivered, (unsigned long long)stats.dropped);
-    CHECK_EQ_INT(k == AUDIO_INPUT ? MiniAV_Audio_DestroyContext(ctx) : MiniAV_Loopback_DestroyContext(ctx), MINIAV_SUCCESS);
-    if (rec->held) CHECK_EQ_INT(MiniAV_ReleaseBuffer(rec->held), MINIAV_SUCCESS);
-    CHECK_EQ_INT(rec->wrong_frames, 0);
+    CHECK_EQ_INT(audio_destroy(k, ctx), MINIAV_SUCCESS);
+    if (rec->a.held) CHECK_EQ_INT(MiniAV_ReleaseBuffer(rec->a.held), MINIAV_SUCCESS);
+    CHECK_EQ_INT(rec->a.wrong_frames, 0);
     CHECK_EQ_INT(rec->wrong_format, 0);
-    CHECK_EQ_INT(rec->bad_timestamps, 0);
-    CHECK_EQ_INT(rec->sequence_gaps, 0);
+    CHECK_EQ_INT(rec->a.bad_timestamps, 0);
+    CHECK_EQ_INT(rec->a.sequence_gaps, 0);
     CHECK_EQ_INT(rec->early, 0);
 }
 
@@ -340,8 +262,8 @@ static void test_microphone(MiniAVAudioFormat format, uint32_t channels, uint32_
     static recorder rec;
     void *ctx = record(AUDIO_INPUT, default_id, format, 48000, channels, frames, &rec, 1.5, NULL);
     if (!ctx) return;
-    unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
-    double hz = frequency_median(rec.samples, from, to, rec.rate), amplitude = peak(rec.samples, from, to);
+    unsigned from = rec.a.rate / 5, to = atomic_load(&rec.a.count);
+    double hz = audio_frequency_median(rec.a.samples, from, to, rec.a.rate), amplitude = audio_peak(rec.a.samples, from, to);
     char what[96];
     snprintf(what, sizeof what, "mic %s %u ch %u frames", format == MINIAV_AUDIO_FORMAT_F32 ? "f32" : "s16", channels, frames);
     printf("%s: %.1f Hz (want %.0f +-2%%), peak %.3f\n", what, hz, mic_hz, amplitude);
@@ -363,8 +285,8 @@ static void test_other_rate(void) {
         printf("mic at 44100 Hz: %s\n", last_message);
         return;
     }
-    unsigned from = rec.rate / 5, to = atomic_load(&rec.count);
-    double hz = frequency_median(rec.samples, from, to, rec.rate);
+    unsigned from = rec.a.rate / 5, to = atomic_load(&rec.a.count);
+    double hz = audio_frequency_median(rec.a.samples, from, to, rec.a.rate);
     printf("mic f32 1 ch 441 frames at 44100 Hz (engine conversion): %.1f Hz\n", hz);
     CHECK(fabs(hz - mic_hz) <= mic_hz * 0.02);
     finish(AUDIO_INPUT, ctx, &rec);
@@ -383,13 +305,13 @@ static void test_defaults_restart(void) {
     CHECK(got.channel_count >= 1 && got.channel_count <= 8);
     for (int round = 0; round < 2; round++) {
         memset(&rec, 0, sizeof rec);
-        rec.want_frames = got.buffer_frames, rec.want_channels = got.channel_count, rec.want_format = got.format, rec.rate = got.sample_rate;
+        rec.a.want_frames = got.buffer_frames, rec.want_channels = got.channel_count, rec.want_format = got.format, rec.a.rate = got.sample_rate;
         CHECK_EQ_INT(MiniAV_Audio_StartCapture(ctx, on_buffer, &rec), MINIAV_SUCCESS);
-        WAIT_FOR(atomic_load(&rec.buffers) >= 20, 3000);
-        CHECK(atomic_load(&rec.buffers) >= 20);
+        WAIT_FOR(atomic_load(&rec.a.buffers) >= 20, 3000);
+        CHECK(atomic_load(&rec.a.buffers) >= 20);
         CHECK_EQ_INT(MiniAV_Audio_StopCapture(ctx), MINIAV_SUCCESS);
-        if (rec.held) CHECK_EQ_INT(MiniAV_ReleaseBuffer(rec.held), MINIAV_SUCCESS);
-        CHECK_EQ_INT(rec.wrong_frames + rec.wrong_format + rec.bad_timestamps, 0);
+        if (rec.a.held) CHECK_EQ_INT(MiniAV_ReleaseBuffer(rec.a.held), MINIAV_SUCCESS);
+        CHECK_EQ_INT(rec.a.wrong_frames + rec.wrong_format + rec.a.bad_timestamps, 0);
     }
     CHECK_EQ_INT(MiniAV_Audio_DestroyContext(ctx), MINIAV_SUCCESS);
 }
@@ -465,9 +387,9 @@ static void test_loopback(void) {
     MiniAV_FreeDeviceList(devs, n);
     ctx = record(LOOPBACK, sink_id, MINIAV_AUDIO_FORMAT_F32, 48000, 2, 480, &rec, 0.5, NULL);
     if (ctx) {
-        printf("loopback (silence): peak %.3f\n", peak(rec.samples, 0, atomic_load(&rec.count)));
+        printf("loopback (silence): peak %.3f\n", audio_peak(rec.a.samples, 0, atomic_load(&rec.a.count)));
         print_gaps("loopback silence f32 2 ch 480 frames", &rec);
-        CHECK(peak(rec.samples, 0, atomic_load(&rec.count)) < 0.01);
+        CHECK(audio_peak(rec.a.samples, 0, atomic_load(&rec.a.count)) < 0.01);
         finish(LOOPBACK, ctx, &rec);
     }
     tone t;
@@ -475,8 +397,8 @@ static void test_loopback(void) {
     CHECK(playing);
     ctx = record(LOOPBACK, sink_id, MINIAV_AUDIO_FORMAT_S16, 48000, 1, 960, &rec, 1.5, NULL);
     if (ctx) {
-        unsigned from = rec.rate / 2, to = atomic_load(&rec.count);
-        double hz = frequency_median(rec.samples, from, to, rec.rate), amplitude = peak(rec.samples, from, to);
+        unsigned from = rec.a.rate / 2, to = atomic_load(&rec.a.count);
+        double hz = audio_frequency_median(rec.a.samples, from, to, rec.a.rate), amplitude = audio_peak(rec.a.samples, from, to);
         printf("loopback s16 mono 960 frames: %.1f Hz (want 440 +-2%%), peak %.3f\n", hz, amplitude);
         print_gaps("loopback tone s16 1 ch 960 frames", &rec);
         CHECK(fabs(hz - 440) <= 440 * 0.02);

@@ -356,89 +356,22 @@ MiniAVResultCode pulse_resolve_format(miniav_stream *s, uint32_t native_rate, ui
 
 /* ------------------------------------------------------------------ capture: data path (mainloop thread) */
 
-static void count_dropped(pulse_capture *cap, uint64_t buffers) {
-    if (!buffers) return;
-    atomic_fetch_add(&cap->stream->dropped, buffers);
-    cap->stream->sequence += buffers; /* a loss shows as a jump in buffer->sequence */
-}
-
-static void begin_buffer(pulse_capture *cap) {
-    cap->slot = miniav_stream_acquire(cap->stream); /* NULL: no free slot, dropped and counted by the core */
-    cap->in_progress = true;
-    cap->filled = 0;
-    cap->first_sample = cap->next_sample;
-}
-
-static void finish_buffer(pulse_capture *cap) {
-    miniav_stream *s = cap->stream;
-    const MiniAVAudioInfo *f = &s->audio;
-    miniav_slot *slot = cap->slot;
-    cap->slot = NULL;
-    cap->in_progress = false;
-    if (!slot) return;
-    MiniAVBuffer *b = &slot->buffer;
-    memset(b, 0, sizeof *b);
-    b->type = MINIAV_BUFFER_TYPE_AUDIO;
-    b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
-    /* The sound card's clock drifts from the monotonic one (10 ppm on the rig, up to ~100 ppm
-     * on hardware): 3 ms of difference over 5 minutes. Whatever error has been measured is
-     * taken out 1 µs per buffer, so consecutive buffers stay frames/rate apart to within
-     * 1 µs and timestamps stay on the MiniAV clock (100 ppm at 10 ms buffers). */
-    if (cap->clock_error_us > 0) cap->anchor_us++, cap->clock_error_us--;
-    else if (cap->clock_error_us < 0) cap->anchor_us--, cap->clock_error_us++;
-    b->timestamp_us = cap->anchor_us + (int64_t)(cap->first_sample * 1000000u / f->sample_rate);
-    b->data.audio.frame_count = f->buffer_frames;
-    b->data.audio.channel_count = f->channel_count;
-    b->data.audio.sample_rate = f->sample_rate;
-    b->data.audio.format = f->format;
-    b->data.audio.data = slot->mem;
-    b->data_size_bytes = (size_t)f->buffer_frames * cap->bytes_per_frame;
-    /* libpulse lends its memory only until pa_stream_drop: the copy into the pool is the
-     * one copy on this path, and it is counted. */
-    atomic_fetch_add(&s->copies, 1);
-    miniav_stream_deliver(s, slot);
-}
-
 static void consume(pulse_capture *cap, const uint8_t *data, uint64_t frames) {
-    const uint32_t per_buffer = cap->stream->audio.buffer_frames;
     while (frames) {
-        if (!cap->in_progress) begin_buffer(cap);
-        uint64_t take = per_buffer - cap->filled;
-        if (take > frames) take = frames;
-        if (cap->slot) memcpy(cap->slot->mem + (size_t)cap->filled * cap->bytes_per_frame, data, (size_t)take * cap->bytes_per_frame);
-        cap->filled += (uint32_t)take;
-        cap->next_sample += take;
-        data += take * cap->bytes_per_frame;
+        uint8_t *dst;
+        uint32_t take = miniav_audio_chunker_room(&cap->chunk, cap->stream, frames, &dst);
+        /* libpulse lends its memory only until pa_stream_drop: this is the counted copy. */
+        if (dst) memcpy(dst, data, (size_t)take * cap->bytes_per_frame);
+        data += (size_t)take * cap->bytes_per_frame;
         frames -= take;
-        if (cap->filled == per_buffer) finish_buffer(cap);
+        miniav_audio_chunker_advance(&cap->chunk, cap->stream, take);
     }
-}
-
-/* `lost` frames never came: the buffer in progress and every buffer the gap spans are
- * dropped, and time moves on by the gap, so later timestamps stay true. */
-static void skip(pulse_capture *cap, uint64_t lost) {
-    const uint32_t per_buffer = cap->stream->audio.buffer_frames;
-    if (!lost) return;
-    uint64_t partial = 0, already_counted = 0;
-    if (cap->in_progress) {
-        partial = cap->filled;
-        if (cap->slot)
-            miniav_stream_abandon(cap->stream, cap->slot);
-        else
-            already_counted = 1; /* acquire found no slot and counted it */
-        cap->slot = NULL;
-        cap->in_progress = false;
-    }
-    count_dropped(cap, (partial + lost + per_buffer - 1) / per_buffer - already_counted);
-    cap->next_sample += lost;
 }
 
 static void end_capture(pulse_capture *cap, MiniAVStreamEventType event, MiniAVResultCode code, const char *what, const char *why) {
     if (cap->ended) return;
     cap->ended = true;
-    if (cap->in_progress && cap->slot) miniav_stream_abandon(cap->stream, cap->slot);
-    cap->slot = NULL;
-    cap->in_progress = false;
+    miniav_audio_chunker_abandon(&cap->chunk, cap->stream);
     if (cap->record) {
         libpulse.pa_stream_set_read_callback(cap->record, NULL, NULL);
         if (libpulse.pa_stream_get_state(cap->record) == PA_STREAM_READY) libpulse.pa_stream_disconnect(cap->record);
@@ -449,19 +382,19 @@ static void end_capture(pulse_capture *cap, MiniAVStreamEventType event, MiniAVR
 /* How far the sample clock lags the monotonic clock: the capture time of the first queued
  * frame (now − queued/rate) against its timestamp. Each reading carries the mainloop's
  * wake-up delay, which only ever adds, so the smallest reading of a window (about 2 s) is
- * the lag; what it says beyond the last window's is left for finish_buffer to correct. */
+ * the lag; what it says beyond the last window's is left for the chunker to take out. */
 #define CLOCK_WINDOW_READS 200
 static void measure_clock(pulse_capture *cap, int64_t now, uint64_t queued_frames) {
     const uint32_t rate = cap->stream->audio.sample_rate;
     int64_t captured = now - (int64_t)(queued_frames * 1000000u / rate);
-    int64_t expected = cap->anchor_us + (int64_t)(cap->next_sample * 1000000u / rate);
+    int64_t expected = miniav_audio_chunker_time(&cap->chunk, cap->chunk.next_sample, rate);
     int64_t lag = captured - expected;
     if (cap->window_reads == 0 || lag < cap->window_min_us) cap->window_min_us = lag;
     if (++cap->window_reads < CLOCK_WINDOW_READS) return;
     cap->window_reads = 0;
     /* Measured against the anchor as corrected so far, so it replaces what is still pending;
      * below 50 µs it is noise, not drift. */
-    cap->clock_error_us = cap->window_min_us > 50 || cap->window_min_us < -50 ? cap->window_min_us : 0;
+    cap->chunk.clock_error_us = cap->window_min_us > 50 || cap->window_min_us < -50 ? cap->window_min_us : 0;
 }
 
 static void on_readable(pa_stream *p, size_t nbytes, void *user) {
@@ -483,20 +416,20 @@ static void on_readable(pa_stream *p, size_t nbytes, void *user) {
         uint64_t queued_frames = queued == (size_t)-1 ? frames : queued / cap->bytes_per_frame;
         if (!cap->anchored) {
             /* Sample 0 is dated when the queued data would have started, had it been read at once. */
-            cap->anchor_us = now - (int64_t)(queued_frames * 1000000u / rate);
+            cap->chunk.anchor_us = now - (int64_t)(queued_frames * 1000000u / rate);
             cap->anchored = true;
         } else if (cap->overflowed) {
             /* The server lost data without saying how much: measure the gap on the clock. */
             cap->overflowed = false;
-            int64_t clock_sample = (now - cap->anchor_us) * (int64_t)rate / 1000000 - (int64_t)queued_frames;
-            if (clock_sample > (int64_t)(cap->next_sample + cap->stream->audio.buffer_frames))
-                skip(cap, (uint64_t)clock_sample - cap->next_sample);
+            int64_t clock_sample = (now - cap->chunk.anchor_us) * (int64_t)rate / 1000000 - (int64_t)queued_frames;
+            if (clock_sample > (int64_t)(cap->chunk.next_sample + cap->stream->audio.buffer_frames))
+                miniav_audio_chunker_drop(&cap->chunk, cap->stream, (uint64_t)clock_sample - cap->chunk.next_sample);
         }
         measure_clock(cap, now, queued_frames);
         if (data)
             consume(cap, data, frames);
         else
-            skip(cap, frames); /* a hole in the stream */
+            miniav_audio_chunker_drop(&cap->chunk, cap->stream, frames); /* a hole in the stream */
         libpulse.pa_stream_drop(p);
     }
 }
@@ -625,11 +558,9 @@ MiniAVResultCode pulse_capture_start(pulse_capture *cap, miniav_stream *s) {
     const MiniAVAudioInfo *f = &s->audio;
     cap->stream = s;
     cap->bytes_per_frame = f->channel_count * miniav_audio_format_bytes(f->format);
-    cap->slot = NULL;
-    cap->in_progress = cap->anchored = cap->overflowed = cap->ended = cap->streaming = false;
-    cap->filled = 0;
-    cap->first_sample = cap->next_sample = 0;
-    cap->clock_error_us = cap->window_min_us = 0;
+    miniav_audio_chunker_reset(&cap->chunk);
+    cap->anchored = cap->overflowed = cap->ended = cap->streaming = false;
+    cap->window_min_us = 0;
     cap->window_reads = 0;
     MiniAVResultCode r =
         miniav_stream_ensure_pool(s, miniav_stream_pool_size(s, DEFAULT_POOL), (size_t)f->buffer_frames * cap->bytes_per_frame);
@@ -678,7 +609,5 @@ void pulse_capture_stop(pulse_capture *cap) {
     close_record(cap);
     libpulse.pa_threaded_mainloop_unlock(cap->conn.loop);
     pulse_disconnect(&cap->conn); /* joins the mainloop thread */
-    if (cap->in_progress && cap->slot) miniav_stream_abandon(cap->stream, cap->slot);
-    cap->slot = NULL;
-    cap->in_progress = false;
+    miniav_audio_chunker_abandon(&cap->chunk, cap->stream);
 }

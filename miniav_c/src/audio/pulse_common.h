@@ -5,6 +5,7 @@
 #ifndef MINIAV_PULSE_COMMON_H
 #define MINIAV_PULSE_COMMON_H
 
+#include "../common/audio_chunker.h"
 #include "../common/miniav_internal.h"
 
 #include <pulse/pulseaudio.h>
@@ -119,13 +120,7 @@ typedef struct {
     uint32_t bytes_per_frame;
 
     /* Mainloop thread only, while running. */
-    miniav_slot *slot;        /* the buffer being filled; NULL while dropping one (no free slot) */
-    bool in_progress;         /* a buffer (slot or dropped) is being assembled */
-    uint32_t filled;          /* frames of it so far */
-    uint64_t first_sample;    /* sample index of its first frame */
-    uint64_t next_sample;     /* sample index of the next frame the server gives */
-    int64_t anchor_us;        /* MiniAV time of sample 0; follows the monotonic clock (see pulse_common.c) */
-    int64_t clock_error_us;   /* how far the sample clock lags the monotonic clock, still to correct */
+    miniav_audio_chunker chunk; /* anchor follows the monotonic clock (see measure_clock) */
     int64_t window_min_us;    /* smallest lag seen in the current measuring window */
     uint32_t window_reads;
     bool anchored, overflowed;

@@ -18,6 +18,8 @@
  */
 #include "wasapi_common.h"
 
+#include "../common/audio_chunker.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,18 +675,12 @@ struct wasapi_capture {
     opened dev;
     bool notify_registered;
     bool loopback;             /* silence when nothing plays */
-    uint32_t out_bpf;
     int64_t period_us;         /* one buffer */
     int64_t gap_us;            /* a packet later than this is a gap */
-    miniav_slot *slot;
-    bool in_progress;
-    uint32_t filled;
-    uint64_t first_sample, next_sample;
-    int64_t anchor_us;         /* MiniAV time of sample 0 */
+    miniav_audio_chunker chunk; /* anchor: the first packet's stamp (or the start, loopback) */
     bool anchored, had_packet;
     bool silence_filled;       /* loopback: silence was written since the last packet */
     bool stamp_noise;          /* Wine: packets are stamped when read, not when captured */
-    int64_t clock_error_us;    /* still to take out, 1 µs per buffer */
     int64_t lag_min;           /* smallest stamp - expected of the current window */
     uint32_t lag_count;
     uint64_t gaps;
@@ -725,75 +721,22 @@ static IMMNotificationClientVtbl notify_vtbl = {notify_query, notify_add_ref, no
 
 /* ---- data path */
 
-static void finish_buffer(wasapi_capture *cap) {
-    miniav_stream *s = cap->stream;
-    const MiniAVAudioInfo *f = &s->audio;
-    miniav_slot *slot = cap->slot;
-    cap->slot = NULL;
-    cap->in_progress = false;
-    if (!slot) return;
-    MiniAVBuffer *b = &slot->buffer;
-    memset(b, 0, sizeof *b);
-    b->type = MINIAV_BUFFER_TYPE_AUDIO;
-    b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
-    /* The device clock drifts from QPC; the measured difference is taken out 1 µs per
-     * buffer so consecutive buffers stay frames/rate apart (as pulse_common.c does). */
-    if (cap->clock_error_us > 0) cap->anchor_us++, cap->clock_error_us--;
-    else if (cap->clock_error_us < 0) cap->anchor_us--, cap->clock_error_us++;
-    b->timestamp_us = cap->anchor_us + (int64_t)(cap->first_sample * 1000000u / f->sample_rate);
-    b->data.audio.frame_count = f->buffer_frames;
-    b->data.audio.channel_count = f->channel_count;
-    b->data.audio.sample_rate = f->sample_rate;
-    b->data.audio.format = f->format;
-    b->data.audio.data = slot->mem;
-    b->data_size_bytes = (size_t)f->buffer_frames * cap->out_bpf;
-    /* The engine lends its packet only until ReleaseBuffer: the conversion into the pool is
-     * the one copy on this path. */
-    atomic_fetch_add(&s->copies, 1);
-    miniav_stream_deliver(s, slot);
-}
-
-/* frames of the engine's format (data NULL = silence) into pool buffers. */
+/* frames of the engine's format (data NULL = silence) into pool buffers. The engine lends
+ * its packet only until ReleaseBuffer: the conversion is the counted copy. */
 static void consume(wasapi_capture *cap, const uint8_t *data, uint64_t frames) {
     const MiniAVAudioInfo *f = &cap->stream->audio;
     while (frames) {
-        if (!cap->in_progress) {
-            cap->slot = miniav_stream_acquire(cap->stream); /* NULL: dropped and counted by the core */
-            cap->in_progress = true;
-            cap->filled = 0;
-            cap->first_sample = cap->next_sample;
-        }
-        uint64_t take = f->buffer_frames - cap->filled;
-        if (take > frames) take = frames;
-        if (cap->slot) convert(&cap->dev.in, data, f, cap->slot->mem + (size_t)cap->filled * cap->out_bpf, (uint32_t)take);
-        cap->filled += (uint32_t)take;
-        cap->next_sample += take;
-        if (data) data += take * cap->dev.in.block;
+        uint8_t *dst;
+        uint32_t take = miniav_audio_chunker_room(&cap->chunk, cap->stream, frames, &dst);
+        if (dst) convert(&cap->dev.in, data, f, dst, take);
+        if (data) data += (size_t)take * cap->dev.in.block;
         frames -= take;
-        if (cap->filled == f->buffer_frames) finish_buffer(cap);
+        miniav_audio_chunker_advance(&cap->chunk, cap->stream, take);
     }
-}
-
-/* `lost` frames never came: the buffer in progress and every buffer the gap spans are
- * dropped (counted, sequence numbers jump), and time moves on by the gap. */
-static void skip(wasapi_capture *cap, uint64_t lost) {
-    const uint32_t per_buffer = cap->stream->audio.buffer_frames;
-    uint64_t partial = 0, already = 0;
-    if (!lost) return;
-    if (cap->in_progress) {
-        partial = cap->filled;
-        if (cap->slot) miniav_stream_abandon(cap->stream, cap->slot);
-        else already = 1; /* acquire found no slot and counted it */
-        cap->slot = NULL;
-        cap->in_progress = false;
-    }
-    uint64_t buffers = (partial + lost + per_buffer - 1) / per_buffer;
-    if (buffers > already) miniav_stream_count_lost(cap->stream, buffers - already);
-    cap->next_sample += lost;
 }
 
 static int64_t sample_time(const wasapi_capture *cap, uint64_t sample) {
-    return cap->anchor_us + (int64_t)(sample * 1000000u / cap->stream->audio.sample_rate);
+    return miniav_audio_chunker_time(&cap->chunk, sample, cap->stream->audio.sample_rate);
 }
 
 /* One packet; `queued` = frames the engine holds including this packet's. */
@@ -810,10 +753,10 @@ static void packet(wasapi_capture *cap, const BYTE *data, UINT32 frames, UINT32 
     bool discontinuity = (flags & AUDCLNT_BUFFERFLAGS_DATA_DISCONTINUITY) && cap->had_packet; /* the first one is flagged on start */
     cap->had_packet = true;
     if (!cap->anchored) {
-        cap->anchor_us = at;
+        cap->chunk.anchor_us = at;
         cap->anchored = true;
     } else {
-        int64_t lag = at - sample_time(cap, cap->next_sample);
+        int64_t lag = at - sample_time(cap, cap->chunk.next_sample);
         int64_t lag_frames = lag * (int64_t)rate / 1000000;
         if ((discontinuity || lag > cap->gap_us || (cap->silence_filled && !cap->stamp_noise)) && stamped && lag_frames > 0) {
             /* After silence the first packet is placed where its stamp says (the filler runs
@@ -823,7 +766,7 @@ static void packet(wasapi_capture *cap, const BYTE *data, UINT32 frames, UINT32 
             } else {
                 cap->gaps++;
                 miniav_log(MINIAV_LOG_LEVEL_WARN, "wasapi: %s: %lld frames lost", cap->target.what, (long long)lag_frames);
-                skip(cap, (uint64_t)lag_frames);
+                miniav_audio_chunker_drop(&cap->chunk, cap->stream, (uint64_t)lag_frames);
             }
             cap->lag_count = 0;
         } else if (discontinuity) {
@@ -841,7 +784,7 @@ static void packet(wasapi_capture *cap, const BYTE *data, UINT32 frames, UINT32 
              * below 50 µs it is noise, not drift. */
             if (cap->lag_count == 0 || lag < cap->lag_min) cap->lag_min = lag;
             if (++cap->lag_count >= CLOCK_WINDOW_PACKETS) {
-                cap->clock_error_us = cap->lag_min > 50 || cap->lag_min < -50 ? cap->lag_min : 0;
+                cap->chunk.clock_error_us = cap->lag_min > 50 || cap->lag_min < -50 ? cap->lag_min : 0;
                 cap->lag_count = 0;
             }
         }
@@ -855,11 +798,11 @@ static void packet(wasapi_capture *cap, const BYTE *data, UINT32 frames, UINT32 
 static void fill_silence(wasapi_capture *cap) {
     const uint32_t rate = cap->stream->audio.sample_rate;
     int64_t until = MiniAV_GetTimeUs() - cap->gap_us - cap->period_us;
-    int64_t have = sample_time(cap, cap->next_sample);
+    int64_t have = sample_time(cap, cap->chunk.next_sample);
     if (until - have < cap->period_us) return;
-    int64_t target = (until - cap->anchor_us) * (int64_t)rate / 1000000;
-    if (target > (int64_t)cap->next_sample) {
-        consume(cap, NULL, (uint64_t)target - cap->next_sample);
+    int64_t target = (until - cap->chunk.anchor_us) * (int64_t)rate / 1000000;
+    if (target > (int64_t)cap->chunk.next_sample) {
+        consume(cap, NULL, (uint64_t)target - cap->chunk.next_sample);
         cap->silence_filled = true;
     }
 }
@@ -933,7 +876,7 @@ static void *run(void *arg) {
     if (r) miniav_copy_string(cap->start_message, sizeof cap->start_message, MiniAV_GetLastErrorMessage());
     if (cap->loopback) {
         /* Silence from the start: sample 0 is now. */
-        cap->anchor_us = MiniAV_GetTimeUs();
+        cap->chunk.anchor_us = MiniAV_GetTimeUs();
         cap->anchored = true;
     }
     SetEvent(cap->ready);
@@ -976,9 +919,7 @@ static void *run(void *arg) {
     close_device(cap);
     if (cap->enumerator) IMMDeviceEnumerator_Release(cap->enumerator);
     cap->enumerator = NULL;
-    if (cap->in_progress && cap->slot) miniav_stream_abandon(cap->stream, cap->slot);
-    cap->slot = NULL;
-    cap->in_progress = false;
+    miniav_audio_chunker_abandon(&cap->chunk, cap->stream);
     if (cap->gaps) miniav_log(MINIAV_LOG_LEVEL_INFO, "wasapi: %s: %llu gaps in the data", cap->target.what, (unsigned long long)cap->gaps);
     wasapi_com_leave(com);
     return NULL;
@@ -1006,23 +947,21 @@ MiniAVResultCode wasapi_capture_create(miniav_stream *s, const wasapi_target *t,
 MiniAVResultCode wasapi_capture_start(wasapi_capture *cap) {
     miniav_stream *s = cap->stream;
     const MiniAVAudioInfo *f = &s->audio;
-    cap->out_bpf = f->channel_count * miniav_audio_format_bytes(f->format);
+    const uint32_t out_bpf = f->channel_count * miniav_audio_format_bytes(f->format);
     cap->period_us = (int64_t)f->buffer_frames * 1000000 / f->sample_rate;
     cap->gap_us = 2 * cap->period_us > MIN_GAP_US ? 2 * cap->period_us : MIN_GAP_US;
     cap->loopback = cap->target.source != WASAPI_SOURCE_CAPTURE;
-    cap->slot = NULL;
-    cap->in_progress = cap->anchored = cap->had_packet = cap->ended = cap->silence_filled = false;
+    miniav_audio_chunker_reset(&cap->chunk);
+    cap->anchored = cap->had_packet = cap->ended = cap->silence_filled = false;
     cap->stamp_noise = wasapi_is_wine();
-    cap->filled = 0;
-    cap->first_sample = cap->next_sample = 0;
-    cap->clock_error_us = cap->lag_min = 0;
+    cap->lag_min = 0;
     cap->lag_count = 0;
     cap->gaps = 0;
     cap->start_code = MINIAV_SUCCESS;
     atomic_store(&cap->default_changed, false);
     ResetEvent(cap->wake);
     ResetEvent(cap->ready);
-    MiniAVResultCode r = miniav_stream_ensure_pool(s, miniav_stream_pool_size(s, DEFAULT_POOL), (size_t)f->buffer_frames * cap->out_bpf);
+    MiniAVResultCode r = miniav_stream_ensure_pool(s, miniav_stream_pool_size(s, DEFAULT_POOL), (size_t)f->buffer_frames * out_bpf);
     if (r) return r;
     r = miniav_capture_thread_start(&cap->thread, run, cap);
     if (r) return r;

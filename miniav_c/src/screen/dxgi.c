@@ -757,17 +757,8 @@ static MiniAVResultCode configure(miniav_stream *s) {
     st->is_region = s->screen_target == MINIAV_SCREEN_TARGET_REGION;
     r = fit_target(s, st);
     if (r) goto fail;
-    if ((f.width && f.width != st->width) || (f.height && f.height != st->height)) {
-        r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "screen capture does not scale: leave width/height unset (the source is %ux%u)", st->width, st->height);
-        goto fail;
-    }
-    if (f.pixel_format == MINIAV_PIXEL_FORMAT_UNKNOWN) f.pixel_format = MINIAV_PIXEL_FORMAT_BGRA32;
-    if (f.pixel_format != MINIAV_PIXEL_FORMAT_BGRA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_BGRX32 &&
-        f.pixel_format != MINIAV_PIXEL_FORMAT_RGBA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_RGBX32) {
-        r = miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "dxgi capture gives bgra, bgrx, rgba or rgbx, not '%s'", MiniAV_PixelFormatName(f.pixel_format));
-        goto fail;
-    }
-    r = miniav_resolve_frame_rate(&f, 30, &st->period_us);
+    /* GPU output is decided below: no_gpu NULL. */
+    r = miniav_screen_resolve_format(&f, st->width, st->height, "dxgi", "bgra, bgrx, rgba or rgbx", NULL, &st->period_us);
     if (r) goto fail;
     if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
         /* Shared textures are B8G8R8A8 as the desktop: other orders stay on the CPU. */
@@ -788,8 +779,6 @@ static MiniAVResultCode configure(miniav_stream *s) {
         r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a Direct3D query (0x%08lx)", (unsigned long)hr);
         goto fail;
     }
-    f.width = st->width, f.height = st->height;
-    f.fourcc = 0;
     s->video = f;
     s->backend_data = st;
     return MINIAV_SUCCESS;

@@ -726,26 +726,10 @@ static MiniAVResultCode configure(miniav_stream *s) {
             st->width = s->region_width, st->height = s->region_height;
         }
     }
-    if ((f.width && f.width != st->width) || (f.height && f.height != st->height)) {
-        r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "screen capture does not scale: leave width/height unset (the source is %ux%u)", st->width,
-                        st->height);
-        goto fail;
-    }
-    if (f.pixel_format == MINIAV_PIXEL_FORMAT_UNKNOWN) f.pixel_format = MINIAV_PIXEL_FORMAT_BGRA32;
-    if (f.pixel_format != MINIAV_PIXEL_FORMAT_BGRA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_BGRX32 &&
-        f.pixel_format != MINIAV_PIXEL_FORMAT_RGBA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_RGBX32) {
-        r = miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "gdi capture gives bgra, bgrx (fastest: as GDI writes it), rgba or rgbx (one more pass), not '%s'",
-                        MiniAV_PixelFormatName(f.pixel_format));
-        goto fail;
-    }
-    r = miniav_resolve_frame_rate(&f, 30, &st->period_us);
+    r = miniav_screen_resolve_format(&f, st->width, st->height, "gdi", "bgra, bgrx (fastest: as GDI writes it), rgba or rgbx (one more pass)",
+                                     "no GPU output (BitBlt writes CPU memory); delivering CPU buffers (the dxgi backend has GPU output)",
+                                     &st->period_us);
     if (r) goto fail;
-    if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
-        miniav_log(MINIAV_LOG_LEVEL_INFO, "gdi: no GPU output (BitBlt writes CPU memory); delivering CPU buffers (the dxgi backend has GPU output)");
-        f.output_preference = MINIAV_OUTPUT_PREFERENCE_CPU;
-    }
-    f.width = st->width, f.height = st->height;
-    f.fourcc = 0;
     s->video = f;
     s->backend_data = st;
     /* Buffers now, so start() is quick and the first frame comes soon after it. */

@@ -748,28 +748,10 @@ static MiniAVResultCode configure(miniav_stream *s) {
         }
         st->display_x = st->area.x, st->display_y = st->area.y;
     }
-    if ((f.width && f.width != st->area.width) || (f.height && f.height != st->area.height)) {
-        r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "screen capture does not scale: leave width/height unset (the source is %ux%u)",
-                        st->area.width, st->area.height);
-        goto fail;
-    }
-    if (f.pixel_format == MINIAV_PIXEL_FORMAT_UNKNOWN) f.pixel_format = MINIAV_PIXEL_FORMAT_BGRA32;
-    if (f.pixel_format != MINIAV_PIXEL_FORMAT_BGRA32 && f.pixel_format != MINIAV_PIXEL_FORMAT_RGBA32 &&
-        f.pixel_format != MINIAV_PIXEL_FORMAT_BGRX32 && f.pixel_format != MINIAV_PIXEL_FORMAT_RGBX32) {
-        r = miniav_fail(MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "x11 capture gives bgra, rgba, bgrx (fastest: as the X server writes it) or rgbx, not '%s'",
-                        MiniAV_PixelFormatName(f.pixel_format));
-        goto fail;
-    }
-    r = miniav_resolve_frame_rate(&f, 30, &st->period_us);
+    r = miniav_screen_resolve_format(&f, st->area.width, st->area.height, "x11", "bgra, rgba, bgrx (fastest: as the X server writes it) or rgbx",
+                                     "no GPU output (XShm is CPU memory); delivering CPU buffers", &st->period_us);
     if (r) goto fail;
-    if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
-        miniav_log(MINIAV_LOG_LEVEL_INFO, "x11: no GPU output (XShm is CPU memory); delivering CPU buffers");
-        f.output_preference = MINIAV_OUTPUT_PREFERENCE_CPU;
-    }
-    f.width = st->area.width;
-    f.height = st->area.height;
     s->video = f;
-    s->video.fourcc = 0; /* MiniAV pixel formats only */
     s->backend_data = st;
     /* Buffers now, so start() is quick and the first frame comes soon after it. */
     r = make_pool(s, st);
