@@ -434,6 +434,9 @@ MINIAV_API MiniAVResultCode MiniAV_Loopback_Configure(MiniAVLoopbackContextHandl
 /* PROCESS: the first playing stream of that process id (DEVICE_NOT_FOUND when it plays
  * nothing now); SYSTEM_AUDIO: the system mix. WINDOW is NOT_SUPPORTED on Linux. */
 MINIAV_API MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info, const MiniAVAudioInfo *format);
+/* The target id that MiniAV_Loopback_ConfigureWithTargetInfo would configure for this
+ * target (PROCESS or SYSTEM_AUDIO), e.g. to show it or to pass to Configure later. */
+MINIAV_API MiniAVResultCode MiniAV_Loopback_GetTargetId(const MiniAVLoopbackTargetInfo *target_info, char *id_out, size_t id_size);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_GetConfiguredFormat(MiniAVLoopbackContextHandle context, MiniAVAudioInfo *format_out);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_StartCapture(MiniAVLoopbackContextHandle context, MiniAVBufferCallback callback, void *user_data);
 MINIAV_API MiniAVResultCode MiniAV_Loopback_StopCapture(MiniAVLoopbackContextHandle context);

@@ -304,6 +304,25 @@ static void test_target_arguments(void) {
     t.type = MINIAV_LOOPBACK_TARGET_WINDOW;
     CHECK_EQ_INT(MiniAV_Loopback_ConfigureWithTargetInfo(lb, &t, NULL), MINIAV_ERROR_NOT_SUPPORTED);
     MiniAV_Loopback_DestroyContext(lb);
+    /* The resolution alone: the same checks, and the id of the system mix. */
+    char id[256];
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(NULL, id, sizeof id), MINIAV_ERROR_INVALID_ARG);
+    t.type = MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO;
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(&t, NULL, 0), MINIAV_ERROR_INVALID_ARG);
+    setenv("MINIAV_LOOPBACK_BACKEND", "test-pattern", 1);
+    setenv("MINIAV_FAKE_DEVICES", "1", 1);
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(&t, id, sizeof id), MINIAV_SUCCESS);
+    CHECK(!strcmp(id, "test-pattern"));
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(&t, id, 4), MINIAV_ERROR_INVALID_ARG); /* too small for the id */
+    t.type = MINIAV_LOOPBACK_TARGET_PROCESS, t.TARGETHANDLE.process_id = 4242;
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(&t, id, sizeof id), MINIAV_ERROR_DEVICE_NOT_FOUND);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "4242") != NULL);
+    unsetenv("MINIAV_LOOPBACK_BACKEND");
+#ifdef _WIN32
+    /* WASAPI process loopback takes any process (whether Windows can do it is answered at configure). */
+    CHECK_EQ_INT(MiniAV_Loopback_GetTargetId(&t, id, sizeof id), MINIAV_SUCCESS);
+    CHECK(!strcmp(id, "wasapi:process:4242"));
+#endif
 }
 
 int main(void) {

@@ -307,6 +307,7 @@ static int checks_without_mf(void) {
     printf("log: %s", logged);
     CHECK_EQ_INT(r, MINIAV_ERROR_BACKEND_UNAVAILABLE);
     CHECK(strstr(logged, "Media Feature Pack") != NULL);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "Media Feature Pack") != NULL); /* the reason is in the error itself */
     CHECK_EQ_INT(MiniAV_SetBackend(CAMERA, NULL), MINIAV_SUCCESS);
     r = MiniAV_Camera_EnumerateDevices(&devices, &count);
     CHECK_EQ_INT(r, MINIAV_SUCCESS);
@@ -318,6 +319,7 @@ static int checks_without_mf(void) {
     r = MiniAV_Camera_GetSupportedFormats("mf:\\\\?\\usb#whatever", &formats, &n);
     printf("formats of an mf: id: %s: %s\n", MiniAV_GetErrorName(r), MiniAV_GetLastErrorMessage());
     CHECK_EQ_INT(r, MINIAV_ERROR_BACKEND_UNAVAILABLE);
+    CHECK(strstr(MiniAV_GetLastErrorMessage(), "mfplat.dll") != NULL);
     MiniAV_SetLogCallback(NULL, NULL);
     TEST_DONE();
 }

@@ -135,6 +135,11 @@ static bool available(void) {
     return loaded;
 }
 
+static const char *unavailable_reason(void) {
+    pthread_once(&load_once, load_library);
+    return loaded ? NULL : load_error;
+}
+
 /* COM on the calling thread, for calls from any application thread: true when this call
  * initialised it (undo with com_leave). RPC_E_CHANGED_MODE: the thread is already an STA,
  * where free-threaded MF objects work too. */
@@ -1532,6 +1537,7 @@ const miniav_backend miniav_mediafoundation_camera = {
     .name = "mediafoundation",
     .type = MINIAV_DEVICE_TYPE_CAMERA,
     .available = available,
+    .unavailable_reason = unavailable_reason,
     .enumerate = enumerate,
     .owns_id = owns_id,
     .video_formats = video_formats,

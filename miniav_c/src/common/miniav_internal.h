@@ -109,6 +109,12 @@ typedef struct miniav_backend {
     MiniAVResultCode (*get_property)(miniav_stream *s, const char *name, int64_t *value, int *is_auto);
     MiniAVResultCode (*set_property)(miniav_stream *s, const char *name, int64_t value);
     MiniAVResultCode (*set_property_auto)(miniav_stream *s, const char *name, bool enable);
+    /* Optional: why available() is false, in words that tell the user what to do; the
+     * core puts it into its BACKEND_UNAVAILABLE messages. */
+    const char *(*unavailable_reason)(void);
+    /* Loopback only, optional: the id that captures process `pid` (and its children) even
+     * when it is not in the target list now (WASAPI process loopback takes any process). */
+    bool (*process_target_id)(uint32_t pid, char *id, size_t id_size);
 } miniav_backend;
 
 #define MINIAV_STREAM_MAGIC 0x4d415653u /* "MAVS" */
@@ -183,6 +189,9 @@ extern const miniav_backend *const miniav_loopback_backends[];
 
 MiniAVResultCode miniav_enumerate(MiniAVDeviceType type, MiniAVLoopbackTargetType filter, bool windows,
                                   MiniAVDeviceInfo **devices, uint32_t *count);
+/* True when b is available and not excluded by a forced backend (MiniAV_SetBackend or
+ * the MINIAV_<TYPE>_BACKEND variable). */
+bool miniav_backend_usable(MiniAVDeviceType type, const miniav_backend *b);
 /* The backend that serves device_id, honouring a forced backend; a clear error otherwise. */
 MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_id, const char *preferred, const miniav_backend **out);
 
@@ -257,5 +266,16 @@ typedef struct { const char *name; void **slot; } miniav_symbol;
 MiniAVResultCode miniav_library_load_symbols(miniav_library *lib, const miniav_symbol *table, size_t count);
 void *miniav_library_symbol(miniav_library *lib, const char *name);
 void miniav_library_close(miniav_library *lib);
+
+/* ------------------------------------------------------------------ screen formats */
+
+/* A screen request against a source of source_w x source_h, as the x11, gdi and dxgi
+ * backends take it (`who`: their name): no scaling (NOT_SUPPORTED naming the source's
+ * size); bgra by default, else bgrx, rgba or rgbx (FORMAT_NOT_SUPPORTED: "<who> capture
+ * gives <offered>, not '<asked>'"); the frame rate, 30 fps by default, into *period_us;
+ * then the source's size and fourcc 0. A GPU request becomes CPU, logged as
+ * "<who>: <no_gpu>"; with no_gpu NULL the backend decides about GPU output itself. */
+MiniAVResultCode miniav_screen_resolve_format(MiniAVVideoFormatInfo *f, uint32_t source_w, uint32_t source_h, const char *who,
+                                              const char *offered, const char *no_gpu, double *period_us);
 
 #endif

@@ -71,6 +71,17 @@ static void chosen_name(MiniAVDeviceType type, const char *preferred, char out[3
         forced_name(type, out);
 }
 
+static const char *why_unavailable(const miniav_backend *b) {
+    const char *why = b->unavailable_reason ? b->unavailable_reason() : NULL;
+    return why && *why ? why : "its library or server is missing";
+}
+
+bool miniav_backend_usable(MiniAVDeviceType type, const miniav_backend *b) {
+    char forced[32];
+    forced_name(type, forced);
+    return (!forced[0] || !strcmp(forced, b->name)) && b->available();
+}
+
 /* Backends to consider, in order: the forced one alone, or every available one. */
 static MiniAVResultCode usable_backends(MiniAVDeviceType type, const char *preferred, const miniav_backend *out[], size_t max,
                                         size_t *n) {
@@ -81,8 +92,8 @@ static MiniAVResultCode usable_backends(MiniAVDeviceType type, const char *prefe
     for (size_t i = 0; list[i] && *n < max; i++) {
         if (forced[0] && strcmp(forced, list[i]->name)) continue;
         if (forced[0] && !list[i]->available())
-            return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "the %s backend '%s' was forced but cannot run here",
-                               type_names[type], forced);
+            return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "the %s backend '%s' was forced but cannot run here: %s",
+                               type_names[type], forced, why_unavailable(list[i]));
         if (list[i]->available()) out[(*n)++] = list[i];
     }
     if (forced[0] && *n == 0)
@@ -147,17 +158,20 @@ MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_i
         named = true;
         if (!list[i]->owns_id(device_id)) continue;
         if (!list[i]->available())
-            return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "'%s' belongs to the %s backend '%s', which cannot run here (its library or server is missing)",
-                               device_id, type_names[type], list[i]->name);
+            return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "'%s' belongs to the %s backend '%s', which cannot run here: %s",
+                               device_id, type_names[type], list[i]->name, why_unavailable(list[i]));
         *out = list[i];
         return MINIAV_SUCCESS;
     }
     if (forced[0] && !named)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "backend '%s' (%s) names no %s backend; this build has: %s", forced,
                            preferred && *preferred ? "stream option" : type_env[type], type_names[type], MiniAV_GetBackendNames(type));
-    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
-                       "no %s with id '%s'; list the ids with enumerate (the virtual 'test-pattern' device is listed when MINIAV_FAKE_DEVICES=1)",
-                       type_names[type], device_id);
+    if (forced[0])
+        return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
+                           "the %s backend '%s' (forced by %s) has no device '%s'; list its ids with enumerate, or unset the forced backend",
+                           type_names[type], forced, preferred && *preferred ? "the stream option" : type_env[type], device_id);
+    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no %s with id '%s'; list the ids with enumerate%s", type_names[type], device_id,
+                       miniav_env_flag("MINIAV_FAKE_DEVICES") ? "" : " (the virtual 'test-pattern' device is listed when MINIAV_FAKE_DEVICES=1)");
 }
 
 /* ------------------------------------------------------------------ lifecycle */

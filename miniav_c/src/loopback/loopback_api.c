@@ -64,14 +64,13 @@ MiniAVResultCode MiniAV_Loopback_Configure(MiniAVLoopbackContextHandle context, 
     return miniav_stream_configure(s, LOOPBACK, target_device_id);
 }
 
-/* A process or the system mix, resolved to a target id of the backends' lists (the first
- * playing stream of that process), then configured like any id. */
-MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info,
-                                                         const MiniAVAudioInfo *format) {
+/* A process or the system mix, resolved to a target id: the first playing stream of that
+ * process in the backends' lists, else an id a backend makes for any process (WASAPI). */
+MiniAVResultCode MiniAV_Loopback_GetTargetId(const MiniAVLoopbackTargetInfo *target_info, char *id_out, size_t id_size) {
     miniav_clear_error();
-    MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
-    if (r) return r;
     if (!target_info) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "target_info must not be NULL");
+    if (!id_out || id_size < 2) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "id_out must have room for an id (256 bytes will do)");
+    id_out[0] = '\0';
     MiniAVLoopbackTargetType type = target_info->type;
     if (type == MINIAV_LOOPBACK_TARGET_WINDOW)
         return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "no loopback backend in this build captures a window's sound; "
@@ -79,25 +78,43 @@ MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHa
     if (type != MINIAV_LOOPBACK_TARGET_PROCESS && type != MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "target type %d: use PROCESS or SYSTEM_AUDIO here, or Configure with a device id",
                            (int)type);
-    if (type == MINIAV_LOOPBACK_TARGET_PROCESS && !target_info->TARGETHANDLE.process_id)
+    uint32_t pid = target_info->TARGETHANDLE.process_id;
+    if (type == MINIAV_LOOPBACK_TARGET_PROCESS && !pid)
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "process id 0: pass the id of a process that plays sound");
     MiniAVDeviceInfo *targets;
     uint32_t n;
-    r = miniav_enumerate(LOOPBACK, type, false, &targets, &n);
+    MiniAVResultCode r = miniav_enumerate(LOOPBACK, type, false, &targets, &n);
     if (r) return r;
     char id[256] = "";
     for (uint32_t i = 0; i < n && !id[0]; i++)
-        if (type == MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO || targets[i].process_id == target_info->TARGETHANDLE.process_id)
+        if (type == MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO || targets[i].process_id == pid)
             miniav_copy_string(id, sizeof id, targets[i].device_id);
     MiniAV_FreeDeviceList(targets, n);
+    /* Not playing now, or not listable: a backend may capture a process tree whatever it does. */
+    for (size_t i = 0; type == MINIAV_LOOPBACK_TARGET_PROCESS && !id[0] && miniav_loopback_backends[i]; i++) {
+        const miniav_backend *b = miniav_loopback_backends[i];
+        if (b->process_target_id && miniav_backend_usable(LOOPBACK, b) && !b->process_target_id(pid, id, sizeof id)) id[0] = '\0';
+    }
     if (!id[0]) {
         if (type == MINIAV_LOOPBACK_TARGET_SYSTEM_AUDIO)
             return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no loopback backend offers the system mix here");
         return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
                            "process %u plays no sound now (it must have an open playback stream); list the playing ones with EnumerateTargets",
-                           target_info->TARGETHANDLE.process_id);
+                           pid);
     }
-    return MiniAV_Loopback_Configure(context, id, format);
+    if (strlen(id) >= id_size) return miniav_fail(MINIAV_ERROR_INVALID_ARG, "id_out has %zu bytes; the id needs %zu", id_size, strlen(id) + 1);
+    memcpy(id_out, id, strlen(id) + 1);
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode MiniAV_Loopback_ConfigureWithTargetInfo(MiniAVLoopbackContextHandle context, const MiniAVLoopbackTargetInfo *target_info,
+                                                         const MiniAVAudioInfo *format) {
+    miniav_clear_error();
+    MiniAVResultCode r = miniav_stream_check(context, LOOPBACK);
+    if (r) return r;
+    char id[256];
+    r = MiniAV_Loopback_GetTargetId(target_info, id, sizeof id);
+    return r ? r : MiniAV_Loopback_Configure(context, id, format);
 }
 
 MiniAVResultCode MiniAV_Loopback_GetConfiguredFormat(MiniAVLoopbackContextHandle context, MiniAVAudioInfo *format_out) {

@@ -256,8 +256,16 @@ static void destroy(miniav_stream *s) {
     s->backend_data = NULL;
 }
 
+/* Process loopback takes any process id (the tree is captured from activation on, whether
+ * it plays now or not), so ConfigureWithTargetInfo gets an id even where sessions cannot be
+ * listed; whether this Windows can do it is answered at configure. */
+static bool process_target_id(uint32_t pid, char *id, size_t id_size) {
+    return snprintf(id, id_size, PROCESS_PREFIX "%u", pid) < (int)id_size;
+}
+
 const miniav_backend miniav_wasapi_loopback = {
     .name = "wasapi", .type = MINIAV_DEVICE_TYPE_LOOPBACK, .available = wasapi_available,
     .enumerate = enumerate, .owns_id = owns_id, .audio_formats = audio_formats,
     .configure = configure, .start = start, .stop = stop, .destroy = destroy,
+    .process_target_id = process_target_id,
 };

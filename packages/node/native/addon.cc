@@ -291,6 +291,18 @@ Napi::Value Formats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The loopback target id of a process (MiniAV_Loopback_GetTargetId): the one resolution
+// shared with the C API's ConfigureWithTargetInfo.
+Napi::Value ProcessTargetId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MiniAVLoopbackTargetInfo target{};
+  target.type = MINIAV_LOOPBACK_TARGET_PROCESS;
+  target.TARGETHANDLE.process_id = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  char id[256];
+  Check(env, MiniAV_Loopback_GetTargetId(&target, id, sizeof id));
+  return Napi::String::New(env, id);
+}
+
 Napi::Value SetBackend(const Napi::CallbackInfo& info) {
   MiniAVDeviceType type = TypeArg(info, 0);
   std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
@@ -854,6 +866,14 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
         o.Set("planes", dplanes);
         video.Set("dmabuf", o);
       }
+      // A D3D11 texture shared as an NT handle (Windows 'gpu' output): both stay the
+      // stream's until release; DuplicateHandle the handle to keep it longer.
+      if (b->content_type == MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE && !copied) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("sharedHandle", Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(v.native_gpu_shared_handle))));
+        o.Set("texture", Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(v.native_gpu_texture_ptr))));
+        video.Set("d3d11", o);
+      }
       d.Set("video", video);
       d.Set("contentType", copied ? "cpu" : ContentTypeName(b->content_type));
     } else {
@@ -1056,6 +1076,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogCallback", Napi::Function::New(env, SetLogCallback));
   exports.Set("enumerate", Napi::Function::New(env, Enumerate));
   exports.Set("formats", Napi::Function::New(env, Formats));
+  exports.Set("processTargetId", Napi::Function::New(env, ProcessTargetId));
   exports.Set("setBackend", Napi::Function::New(env, SetBackend));
   exports.Set("backendNames", Napi::Function::New(env, BackendNames));
   exports.Set("releaseBuffer", Napi::Function::New(env, ReleaseBuffer));

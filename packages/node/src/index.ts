@@ -172,16 +172,12 @@ export const loopback: LoopbackAPI = {
     const opts = objectOrEmpty('options', options);
     let id: string;
     if (typeof target === 'object' && target !== null) {
-      // A process: the first of its playing streams in the target list (as the C API's
-      // MiniAV_Loopback_ConfigureWithTargetInfo does).
+      // A process, resolved by the C core as MiniAV_Loopback_ConfigureWithTargetInfo does:
+      // its first playing stream, or (WASAPI) the process tree whatever it plays.
       const pid = (target as Partial<LoopbackProcessTarget>).processId;
-      if (!Number.isInteger(pid) || (pid as number) <= 0)
+      if (!Number.isInteger(pid) || (pid as number) <= 0 || (pid as number) > 0xffffffff)
         throw new MiniAVError('MINIAV_ERROR_INVALID_ARG', 'processId must be a positive integer (the id of a process that plays sound)');
-      const playing = (await enumerate('loopback', LOOPBACK_FILTER.process)).find((d) => d.processId === pid);
-      if (!playing)
-        throw new MiniAVError('MINIAV_ERROR_DEVICE_NOT_FOUND',
-          `process ${pid} plays no sound now (it must have an open playback stream); list the playing ones with enumerateTargets({ type: 'process' })`);
-      id = playing.id;
+      id = native.processTargetId(pid as number);
     } else {
       id = deviceIdArg('target', target);
     }

@@ -59,6 +59,7 @@ export interface NativeFrame {
     planes: NativePlane[];
     fourcc?: number;
     dmabuf?: { drmFormat: number; modifier: bigint; planes: { fd: number; offset: number; stride: number }[] };
+    d3d11?: { sharedHandle: bigint; texture: bigint };
     intrinsics?: { fx: number; fy: number; cx: number; cy: number; distortion: number[] };
     cursor?: {
       visible: boolean;
@@ -144,6 +145,8 @@ export interface NativeBinding {
   setLogCallback(fn: ((level: number, message: string) => void) | null): void;
   enumerate(type: number, extra: number): NativeDevice[];
   formats(type: number, id: string): (NativeVideoFormat | NativeAudioFormat)[];
+  /** MiniAV_Loopback_GetTargetId for a process id. */
+  processTargetId(pid: number): string;
   setBackend(type: number, name: string | null): void;
   backendNames(type: number): string;
   releaseBuffer(handle: bigint, buffers: ArrayBuffer[]): void;
