@@ -9,4 +9,4 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const core = resolve(root, '..', '..', 'miniav_c');
 const dest = join(root, 'miniav_c');
 rmSync(dest, { recursive: true, force: true });
-for (const part of ['CMakeLists.txt', 'include', 'src']) cpSync(join(core, part), join(dest, part), { recursive: true });
+for (const part of ['CMakeLists.txt', 'cmake', 'include', 'src']) cpSync(join(core, part), join(dest, part), { recursive: true });

@@ -80,6 +80,7 @@ export class NodeFrame implements Frame {
         planes: v.planes.map((p) => ({ data: new Uint8Array(desc.buffers[p.buffer]!, p.offset, p.size), stride: p.stride })),
         ...(v.fourcc ? { fourcc: fourccText(v.fourcc) } : {}),
         ...(v.dmabuf ? { dmabuf: { drmFormat: v.dmabuf.drmFormat, modifier: v.dmabuf.modifier, planes: v.dmabuf.planes } } : {}),
+        ...(v.d3d11 ? { d3d11: { sharedHandle: v.d3d11.sharedHandle, texture: v.d3d11.texture } } : {}),
         ...(v.intrinsics ? { intrinsics: v.intrinsics } : {}),
         ...(v.cursor
           ? {
@@ -121,6 +122,7 @@ export class NodeFrame implements Frame {
     forgotten.unregister(this);
     // The descriptors go back to the stream (and on to later frames): no stale fd to use.
     for (const p of this.video?.dmabuf?.planes ?? []) p.fd = -1;
+    if (this.video?.d3d11) this.video.d3d11.sharedHandle = this.video.d3d11.texture = 0n;
     native.releaseBuffer(this.#handle, this.#buffers);
     this.#onRelease(this);
   }

@@ -207,6 +207,18 @@ export interface DmaBufInfo {
   planes: DmaBufPlane[];
 }
 
+/**
+ * A frame as a Direct3D 11 texture (contentType 'gpu-d3d11', Windows with `output: 'gpu'`):
+ * open it on your device with ID3D11Device1::OpenSharedResource1(sharedHandle). Both
+ * values belong to the stream and are valid only until `release()`.
+ */
+export interface D3D11TextureInfo {
+  /** The texture's NT handle (HANDLE), shared with D3D11_RESOURCE_MISC_SHARED_NTHANDLE. */
+  sharedHandle: bigint;
+  /** The ID3D11Texture2D* on MiniAV's own device (for code in the same process and device). */
+  texture: bigint;
+}
+
 export interface VideoData {
   width: number;
   height: number;
@@ -220,6 +232,8 @@ export interface VideoData {
   fourcc?: FourCC;
   /** contentType 'gpu-dmabuf': the frame's DMA-BUF descriptors (valid until `release()`). */
   dmabuf?: DmaBufInfo;
+  /** contentType 'gpu-d3d11': the frame's texture (valid until `release()`). */
+  d3d11?: D3D11TextureInfo;
   intrinsics?: CameraIntrinsics;
   cursor?: CursorInfo;
 }
