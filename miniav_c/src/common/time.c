@@ -37,14 +37,21 @@ int64_t MiniAV_GetTimeUs(void) {
 }
 
 /* One waitable timer per thread: high resolution where Windows has it (10 1803+), else
- * the classic one (about 1 ms with the multimedia timer period, 15.6 ms without). */
-static _Thread_local HANDLE sleep_timer;
+ * the classic one (about 1 ms with the multimedia timer period, 15.6 ms without). A thread
+ * key closes it when the thread ends (capture threads come and go with every start). */
+static pthread_key_t timer_key;
+static pthread_once_t timer_key_once = PTHREAD_ONCE_INIT;
+static void close_timer(void *timer) { CloseHandle((HANDLE)timer); }
+static void make_timer_key(void) { pthread_key_create(&timer_key, close_timer); }
 
 static void sleep_us(int64_t us) {
+    pthread_once(&timer_key_once, make_timer_key);
+    HANDLE sleep_timer = pthread_getspecific(timer_key);
     if (!sleep_timer) {
         sleep_timer = CreateWaitableTimerExW(NULL, NULL, 0x00000002 /* CREATE_WAITABLE_TIMER_HIGH_RESOLUTION */,
                                              TIMER_ALL_ACCESS);
         if (!sleep_timer) sleep_timer = CreateWaitableTimerExW(NULL, NULL, 0, TIMER_ALL_ACCESS);
+        if (sleep_timer) pthread_setspecific(timer_key, sleep_timer);
     }
     LARGE_INTEGER due = {.QuadPart = -us * 10}; /* relative, 100-ns units */
     if (sleep_timer && SetWaitableTimer(sleep_timer, &due, 0, NULL, NULL, FALSE))

@@ -13,6 +13,9 @@ extern const miniav_backend miniav_portal_screen;
 #ifdef MINIAV_HAVE_DXGI
 extern const miniav_backend miniav_dxgi_screen;
 #endif
+#ifdef MINIAV_HAVE_WGC
+extern const miniav_backend miniav_wgc_screen;
+#endif
 #ifdef MINIAV_HAVE_GDI
 extern const miniav_backend miniav_gdi_screen;
 #endif
@@ -27,6 +30,9 @@ const miniav_backend *const miniav_screen_backends[] = {
 #endif
 #ifdef MINIAV_HAVE_DXGI
     &miniav_dxgi_screen, /* Desktop Duplication: displays, where the GPU driver offers it */
+#endif
+#ifdef MINIAV_HAVE_WGC
+    &miniav_wgc_screen, /* Windows.Graphics.Capture (10 1903+): windows of any drawing API; displays where dxgi cannot */
 #endif
 #ifdef MINIAV_HAVE_GDI
     &miniav_gdi_screen, /* windows, and displays in VMs and remote sessions (BitBlt) */

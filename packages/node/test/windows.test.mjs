@@ -13,7 +13,7 @@ const rigged = (name, need, fn) =>
   test(name, !onWindows ? { skip: 'Windows only' } : need.every((v) => process.env[v]) ? {} : { skip: `needs ${need.join(', ')} (the Wine rig)` }, fn);
 
 winTest('the Windows backends are built in and the unusable ones say why', async () => {
-  assert.deepEqual(getBackends('screen'), ['dxgi', 'gdi', 'test-pattern']);
+  assert.deepEqual(getBackends('screen'), ['dxgi', 'wgc', 'gdi', 'test-pattern']);
   assert.deepEqual(getBackends('camera'), ['mediafoundation', 'test-pattern']);
   assert.deepEqual(getBackends('audio'), ['wasapi', 'test-pattern']);
   assert.deepEqual(getBackends('loopback'), ['wasapi', 'test-pattern']);
