@@ -1,7 +1,9 @@
 /* GDI screen backend under Wine on the Xvfb rig (root painted #336699): a window of our
  * own (#CC3300) at a known place, captured as part of the display, as a window and in a
  * region; resize and close of the window; bad ids; buffers held past destroy; drops;
- * DXGI reported unavailable where Desktop Duplication is missing (Wine); a 1080p rate.
+ * DXGI reported unavailable where Desktop Duplication is missing (Wine); a 1080p rate;
+ * a stream switched from composite to metadata cursor between runs; a black window of
+ * ours whose thread is busy: listed, captured and stopped without waiting for that thread.
  * usage: test_gdi   (exit 77 = skipped: no display) */
 #define WIN32_LEAN_AND_MEAN
 #include "miniav.h"
@@ -57,6 +59,48 @@ static DWORD WINAPI window_thread(void *arg) {
                                 wc.hInstance, NULL);
     UpdateWindow(test_hwnd);
     SetEvent(window_ready);
+    MSG msg;
+    while (GetMessageW(&msg, NULL, 0, 0) > 0) {
+        TranslateMessage(&msg);
+        DispatchMessageW(&msg);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ a black window whose thread gets busy */
+
+#define BUSY_TITLE "miniav gdi busy window"
+#define WM_APP_BUSY (WM_APP + 3)
+static HWND busy_hwnd;
+static HANDLE busy_ready, busy_release, busy_started;
+
+static LRESULT CALLBACK busy_wndproc(HWND h, UINT m, WPARAM w, LPARAM l) {
+    if (m == WM_APP_BUSY) {
+        /* A UI thread doing something else (or waiting for the capture to stop): it answers
+         * no sent message meanwhile. */
+        SetEvent(busy_started);
+        WaitForSingleObject(busy_release, 15000);
+        return 0;
+    }
+    if (m == WM_DESTROY) {
+        PostQuitMessage(0);
+        return 0;
+    }
+    return DefWindowProcW(h, m, w, l);
+}
+
+static DWORD WINAPI busy_window_thread(void *arg) {
+    (void)arg;
+    WNDCLASSW wc = {0};
+    wc.lpfnWndProc = busy_wndproc;
+    wc.hInstance = GetModuleHandleW(NULL);
+    wc.lpszClassName = L"miniav_gdi_busy";
+    wc.hbrBackground = (HBRUSH)GetStockObject(BLACK_BRUSH); /* black: BitBlt's probe would try PrintWindow */
+    RegisterClassW(&wc);
+    busy_hwnd = CreateWindowExW(WS_EX_TOPMOST, L"miniav_gdi_busy", L"" BUSY_TITLE, WS_POPUP | WS_VISIBLE, 1200, 700, 200, 150, NULL, NULL,
+                                wc.hInstance, NULL);
+    UpdateWindow(busy_hwnd);
+    SetEvent(busy_ready);
     MSG msg;
     while (GetMessageW(&msg, NULL, 0, 0) > 0) {
         TranslateMessage(&msg);
@@ -352,6 +396,18 @@ int main(void) {
         printf("cursor composite: %u pixels drawn near the pointer\n", changed);
         CHECK(changed > 10);
         CHECK(pixel_is(b, 10, 10, WINDOW_BGR));
+        /* The same stream again, now with metadata: the composite run's cursor cache has no
+         * image, and must not be taken for one. */
+        CHECK_EQ_INT(MiniAV_Screen_SetOptions(ctx, &so), MINIAV_SUCCESS);
+        uint64_t seen = sink_count(&k);
+        if (run_until(ctx, &k, seen + 2)) {
+            MiniAV_Screen_StopCapture(ctx);
+            const MiniAVCursorInfo *c = &k.last->data.video.cursor;
+            printf("composite then metadata: visible=%d %ux%u image=%s\n", c->visible, c->width, c->height, c->image ? "yes" : "no");
+            CHECK(c->visible);
+            CHECK(c->image != NULL && c->width > 0 && c->height > 0 && c->width <= 256 && c->height <= 256);
+            CHECK(all_pixels_are(k.last, WINDOW_BGR)); /* metadata: not drawn in */
+        }
     }
     finish(ctx, &k);
 
@@ -401,6 +457,50 @@ int main(void) {
     }
     finish(ctx, &k);
     WaitForSingleObject(thread, 5000);
+
+    /* --- a window of ours whose thread is busy: listing it sends it nothing (the title is
+     * read without WM_GETTEXT), its capture uses no PrintWindow (which would wait for that
+     * thread although the window is black), and Stop returns at once. */
+    busy_ready = CreateEventW(NULL, TRUE, FALSE, NULL);
+    busy_release = CreateEventW(NULL, TRUE, FALSE, NULL);
+    busy_started = CreateEventW(NULL, TRUE, FALSE, NULL);
+    HANDLE busy_thread = CreateThread(NULL, 0, busy_window_thread, NULL, 0, NULL);
+    WaitForSingleObject(busy_ready, 5000);
+    CHECK(busy_hwnd != NULL);
+    Sleep(500);
+    PostMessageW(busy_hwnd, WM_APP_BUSY, 0, 0);
+    CHECK_EQ_INT(WaitForSingleObject(busy_started, 3000), WAIT_OBJECT_0);
+    char busy_id[256];
+    snprintf(busy_id, sizeof busy_id, "gdi:window:0x%llx", (unsigned long long)(uintptr_t)busy_hwnd);
+    sink_init(&k);
+    MiniAV_Screen_CreateContext(&ctx);
+    CHECK_EQ_INT(MiniAV_Screen_ConfigureWindow(ctx, busy_id, NULL), MINIAV_SUCCESS);
+    if (run_until(ctx, &k, 3)) {
+        EnterCriticalSection(&k.lock);
+        CHECK_EQ_INT(k.last->data.video.width, 200);
+        CHECK_EQ_INT(k.last->data.video.height, 150);
+        LeaveCriticalSection(&k.lock);
+    }
+    /* Listed while its thread is busy and its capture runs. */
+    int64_t e0 = MiniAV_GetTimeUs();
+    CHECK_EQ_INT(MiniAV_Screen_EnumerateWindows(&devs, &n), MINIAV_SUCCESS);
+    int64_t enum_us = MiniAV_GetTimeUs() - e0;
+    bool busy_listed = false;
+    for (uint32_t i = 0; i < n; i++) busy_listed = busy_listed || (!strcmp(devs[i].name, BUSY_TITLE) && !strcmp(devs[i].device_id, busy_id));
+    MiniAV_FreeDeviceList(devs, n);
+    printf("windows listed in %.1f ms while a window's thread is busy; busy window %s %s\n", enum_us / 1000.0, busy_id,
+           busy_listed ? "listed" : "NOT listed");
+    CHECK(enum_us < 2000000);
+    CHECK(busy_listed);
+    int64_t stop0 = MiniAV_GetTimeUs();
+    MiniAV_Screen_StopCapture(ctx);
+    int64_t stop_us = MiniAV_GetTimeUs() - stop0;
+    printf("stopped the busy window's capture in %.1f ms\n", stop_us / 1000.0);
+    CHECK(stop_us < 1000000);
+    finish(ctx, &k);
+    SetEvent(busy_release);
+    PostMessageW(busy_hwnd, WM_CLOSE, 0, 0);
+    CHECK_EQ_INT(WaitForSingleObject(busy_thread, 5000), WAIT_OBJECT_0);
 
     /* --- bad ids and regions */
     MiniAV_Screen_CreateContext(&ctx);

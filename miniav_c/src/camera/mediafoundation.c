@@ -40,6 +40,7 @@
 #include <windows.h>
 #include <d3d11.h>
 #include <d3d11_4.h>
+#include <d3d10.h> /* ID3D10Multithread: the device's thread protection before Windows 10 */
 #include <dxgi1_2.h>
 #include <mfapi.h>
 #include <mferror.h>
@@ -527,12 +528,17 @@ static MiniAVResultCode video_formats(const char *device_id, MiniAVVideoFormatIn
 
 typedef enum { LOCK_NONE = 0, LOCK_2D, LOCK_PLAIN } lock_kind;
 
-/* What a pool slot holds while the application has its buffer. */
+/* A camera sample held for the application: given back to MF when the buffer is released. */
 typedef struct {
     IMFSample *sample;       /* held (AddRef) until release */
     IMFMediaBuffer *buffer;  /* locked as `lock` says */
     IMF2DBuffer *buffer2d;
     lock_kind lock;
+} held_sample;
+
+/* What a pool slot holds while the application has its buffer. */
+typedef struct {
+    held_sample held;
     uint8_t *flip;           /* bottom-up frames, copied top-down */
     size_t flip_size;
     ID3D11Texture2D *texture; /* GPU frames: the slot's shared texture */
@@ -547,27 +553,52 @@ typedef struct {
     slot_data slots[];
 } sample_set;
 
-static void slot_unlock(slot_data *sd) {
-    if (sd->lock == LOCK_2D) IMF2DBuffer_Unlock2D(sd->buffer2d);
-    if (sd->lock == LOCK_PLAIN) IMFMediaBuffer_Unlock(sd->buffer);
-    sd->lock = LOCK_NONE;
-    if (sd->buffer2d) IMF2DBuffer_Release(sd->buffer2d);
-    if (sd->buffer) IMFMediaBuffer_Release(sd->buffer);
-    if (sd->sample) IMFSample_Release(sd->sample); /* back to the camera's allocator */
-    sd->buffer2d = NULL;
-    sd->buffer = NULL;
-    sd->sample = NULL;
+static void held_release(held_sample *h) {
+    if (h->lock == LOCK_2D) IMF2DBuffer_Unlock2D(h->buffer2d);
+    if (h->lock == LOCK_PLAIN) IMFMediaBuffer_Unlock(h->buffer);
+    h->lock = LOCK_NONE;
+    if (h->buffer2d) IMF2DBuffer_Release(h->buffer2d);
+    if (h->buffer) IMFMediaBuffer_Release(h->buffer);
+    if (h->sample) IMFSample_Release(h->sample); /* back to the camera's allocator */
+    h->buffer2d = NULL;
+    h->buffer = NULL;
+    h->sample = NULL;
 }
 
-/* The application released a buffer (core's buffer lock held: no calls into the core).
- * Samples are requested continuously, so nothing has to be asked for here. */
+/* On the capture (MF) thread, for a slot it is filling. */
+static void slot_unlock(slot_data *sd) { held_release(&sd->held); }
+
+static VOID CALLBACK release_work(PTP_CALLBACK_INSTANCE instance, PVOID ctx) {
+    (void)instance;
+    held_sample *h = ctx;
+    held_release(h);
+    free(h);
+}
+
+/* The application released a buffer. This runs under the core's buffer lock, which every
+ * stream's acquire and release takes: giving a sample back to MF (Unlock2D, the last
+ * IMFSample_Release) may go to the camera's allocator or the frame server in another
+ * process, or take an MF lock that is held around an OnReadSample waiting for our lock.
+ * So the sample is only taken out of the slot here and given back on a thread-pool
+ * thread, outside the lock; at once all the same, so the camera never runs short of
+ * samples because of us. Samples are requested continuously: nothing to ask for here. */
 static void buffer_released(void *ctx, miniav_slot *slot) {
     sample_set *set = ctx;
-    if (slot->index < set->count) slot_unlock(&set->slots[slot->index]);
+    if (slot->index >= set->count) return;
+    slot_data *sd = &set->slots[slot->index];
+    if (!sd->held.sample && !sd->held.buffer) return; /* a GPU frame: a copy, nothing held */
+    held_sample *h = malloc(sizeof *h);
+    if (h) {
+        *h = sd->held;
+        memset(&sd->held, 0, sizeof sd->held);
+        if (TrySubmitThreadpoolCallback(release_work, h, NULL)) return;
+        sd->held = *h;
+        free(h);
+    }
+    held_release(&sd->held); /* out of memory: here, as the last resort */
 }
 
-static void sample_set_free(void *ctx) {
-    sample_set *set = ctx;
+static void sample_set_free_now(sample_set *set) {
     for (uint32_t i = 0; i < set->count; i++) {
         slot_data *sd = &set->slots[i];
         slot_unlock(sd);
@@ -578,20 +609,42 @@ static void sample_set_free(void *ctx) {
     free(set);
 }
 
+static VOID CALLBACK set_free_work(PTP_CALLBACK_INSTANCE instance, PVOID ctx) {
+    (void)instance;
+    sample_set_free_now(ctx);
+}
+
+/* The pool is freed (core's buffer lock held, perhaps after the stream is gone): samples
+ * and textures are released on a thread-pool thread, as in buffer_released. */
+static void sample_set_free(void *ctx) {
+    if (!TrySubmitThreadpoolCallback(set_free_work, ctx, NULL)) sample_set_free_now(ctx);
+}
+
 /* ------------------------------------------------------------------ stream state */
 
 typedef struct mf_state mf_state;
 
 /* The IMFSourceReaderCallback. Its own allocation with a reference count: the reader holds
- * it and may release it after the stream is gone. */
+ * it and may release it after the stream is gone, and OnReadSample holds it while it runs.
+ * The run state lives here, not in mf_state, because the application may Stop, Start or
+ * Destroy from inside its buffer callback (on the MF thread, inside OnReadSample): after
+ * delivering, OnReadSample looks here to learn whether mf_state still exists and is still
+ * the same run before it touches it again. */
 typedef struct {
     IMFSourceReaderCallback iface;
     LONG refs;
-    pthread_mutex_t lock; /* state, running, inflight */
+    pthread_mutex_t lock; /* state, running, inflight, run */
     pthread_cond_t idle;
-    mf_state *state;      /* NULL after Destroy */
+    mf_state *state;      /* NULL after Destroy (which frees it) */
+    bool running;
+    uint32_t inflight;    /* OnReadSample calls between their first and last look at state */
+    uint64_t run;         /* bumped by every start: a callback of an earlier run asks for no more samples */
     HANDLE flushed;       /* set by OnFlush */
 } reader_callback;
+
+/* The callback this thread is delivering for (inside OnReadSample), so that a Stop from the
+ * application's buffer callback does not wait for itself. */
+static _Thread_local reader_callback *delivering;
 
 struct mf_state {
     miniav_stream *stream;
@@ -601,9 +654,6 @@ struct mf_state {
     native_type chosen;           /* its description (chosen.type not owned) */
     IMFSourceReader *reader;      /* while running */
     reader_callback *callback;
-    bool running;                 /* guarded by callback->lock */
-    uint32_t inflight;            /* callbacks inside handle_sample; guarded by callback->lock */
-    DWORD inflight_thread;        /* the thread delivering now; guarded by callback->lock */
     bool ended;                   /* callback thread only: an error or end of stream was reported */
     uint64_t frames;              /* callback thread only */
     bool have_anchor;
@@ -643,23 +693,25 @@ static int64_t frame_time(mf_state *st, IMFSample *sample, LONGLONG reader_time)
 }
 
 /* Plane pointers from the top row and a positive stride. The chroma planes of 2D buffers
- * follow the luma plane directly (MF's layout for system-memory frames). */
-static bool split_planes(MiniAVBuffer *b, uint8_t *top, uint32_t stride, uint32_t height, size_t length) {
+ * follow the luma plane's `rows` rows (the frame's height in MF's layout for system-memory
+ * frames; a D3D surface's height, perhaps padded, for DXGI buffers: see luma_rows). */
+static bool split_planes(MiniAVBuffer *b, uint8_t *top, uint32_t stride, uint32_t height, uint32_t rows, size_t length) {
     MiniAVPixelFormat f = b->data.video.pixel_format;
-    size_t y = (size_t)stride * height, total;
+    size_t y = (size_t)stride * height, at = (size_t)stride * (rows > height ? rows : height), total;
     if (f == MINIAV_PIXEL_FORMAT_I420) {
-        size_t c = (size_t)(stride / 2) * ((height + 1) / 2);
+        uint32_t crows = ((rows > height ? rows : height) + 1) / 2;
+        size_t c = (size_t)(stride / 2) * ((height + 1) / 2), cat = (size_t)(stride / 2) * crows;
         b->data.video.num_planes = 3;
         b->data.video.planes[0] = top, b->data.video.stride_bytes[0] = stride, b->data.video.plane_size_bytes[0] = y;
-        b->data.video.planes[1] = top + y, b->data.video.stride_bytes[1] = stride / 2, b->data.video.plane_size_bytes[1] = c;
-        b->data.video.planes[2] = top + y + c, b->data.video.stride_bytes[2] = stride / 2, b->data.video.plane_size_bytes[2] = c;
-        total = y + 2 * c;
+        b->data.video.planes[1] = top + at, b->data.video.stride_bytes[1] = stride / 2, b->data.video.plane_size_bytes[1] = c;
+        b->data.video.planes[2] = top + at + cat, b->data.video.stride_bytes[2] = stride / 2, b->data.video.plane_size_bytes[2] = c;
+        total = at + cat + c;
     } else if (f == MINIAV_PIXEL_FORMAT_NV12 || f == MINIAV_PIXEL_FORMAT_NV21) {
         size_t c = (size_t)stride * ((height + 1) / 2);
         b->data.video.num_planes = 2;
         b->data.video.planes[0] = top, b->data.video.stride_bytes[0] = stride, b->data.video.plane_size_bytes[0] = y;
-        b->data.video.planes[1] = top + y, b->data.video.stride_bytes[1] = stride, b->data.video.plane_size_bytes[1] = c;
-        total = y + c;
+        b->data.video.planes[1] = top + at, b->data.video.stride_bytes[1] = stride, b->data.video.plane_size_bytes[1] = c;
+        total = at + c;
     } else {
         /* Packed, or a format MiniAV does not know: one plane of every row. */
         b->data.video.num_planes = 1;
@@ -683,6 +735,30 @@ static void describe_common(mf_state *st, MiniAVBuffer *b, int64_t ts) {
     b->data.video.native_gpu_dmabuf_fd = -1;
 }
 
+/* Rows of the luma plane in memory for planar formats (chroma starts after them).
+ * System-memory buffers: the frame's height (MF's contiguous layout). A buffer over a D3D
+ * surface (a GPU sample delivered as CPU memory) maps as the surface: chroma after the
+ * texture's height, which decoders and some cameras pad (1088 for 1080 rows).
+ * UNVERIFIED for system-memory buffers with padded luma (no such camera here): their
+ * length is checked (split_planes never describes memory past it) but an allocator that
+ * pads rows without saying so would give shifted chroma. */
+static uint32_t luma_rows(const mf_state *st, IMFMediaBuffer *mb) {
+    uint32_t h = st->chosen.height, rows = h;
+    MiniAVPixelFormat f = st->chosen.format;
+    if (f != MINIAV_PIXEL_FORMAT_NV12 && f != MINIAV_PIXEL_FORMAT_NV21 && f != MINIAV_PIXEL_FORMAT_I420) return h;
+    IMFDXGIBuffer *dx = NULL;
+    if (FAILED(IMFMediaBuffer_QueryInterface(mb, &IID_IMFDXGIBuffer, (void **)&dx))) return h;
+    ID3D11Texture2D *t = NULL;
+    if (SUCCEEDED(IMFDXGIBuffer_GetResource(dx, &IID_ID3D11Texture2D, (void **)&t))) {
+        D3D11_TEXTURE2D_DESC d;
+        ID3D11Texture2D_GetDesc(t, &d);
+        if (d.Height > h) rows = d.Height;
+        ID3D11Texture2D_Release(t);
+    }
+    IMFDXGIBuffer_Release(dx);
+    return rows;
+}
+
 /* Locks the sample's memory into the slot (zero copy). False: the frame cannot be delivered. */
 static bool cpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slot_data *sd) {
     MiniAVBuffer *b = &slot->buffer;
@@ -690,12 +766,12 @@ static bool cpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slot_d
     /* One buffer per camera sample: this returns it (AddRef'd), no copy. */
     HRESULT hr = IMFSample_ConvertToContiguousBuffer(sample, &mb);
     if (FAILED(hr)) return false;
-    sd->buffer = mb;
+    sd->held.buffer = mb;
     if (st->chosen.compressed) {
         BYTE *p = NULL;
         DWORD max_len = 0, len = 0;
         if (FAILED(IMFMediaBuffer_Lock(mb, &p, &max_len, &len))) return false;
-        sd->lock = LOCK_PLAIN;
+        sd->held.lock = LOCK_PLAIN;
         b->data.video.num_planes = 1;
         b->data.video.planes[0] = p;
         b->data.video.plane_size_bytes[0] = len;
@@ -714,32 +790,32 @@ static bool cpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slot_d
         if (SUCCEEDED(hr)) {
             length = len;
             if (pitch > 0) length -= (size_t)(top - start);
-            sd->buffer2d = (IMF2DBuffer *)b2; /* IMF2DBuffer2 derives from it: Unlock2D ends this lock */
-            sd->lock = LOCK_2D;
+            sd->held.buffer2d = (IMF2DBuffer *)b2; /* IMF2DBuffer2 derives from it: Unlock2D ends this lock */
+            sd->held.lock = LOCK_2D;
         } else {
             IMF2DBuffer2_Release(b2);
         }
     } else if (SUCCEEDED(IMFMediaBuffer_QueryInterface(mb, &IID_IMF2DBuffer, (void **)&b1))) {
         hr = IMF2DBuffer_Lock2D(b1, &top, &pitch);
         if (SUCCEEDED(hr)) {
-            sd->buffer2d = b1;
-            sd->lock = LOCK_2D;
+            sd->held.buffer2d = b1;
+            sd->held.lock = LOCK_2D;
         } else {
             IMF2DBuffer_Release(b1);
         }
     }
-    if (sd->lock == LOCK_NONE) {
+    if (sd->held.lock == LOCK_NONE) {
         /* A plain buffer: rows at the type's default stride; negative = bottom-up. */
         BYTE *p = NULL;
         DWORD max_len = 0, len = 0;
         if (FAILED(IMFMediaBuffer_Lock(mb, &p, &max_len, &len))) return false;
-        sd->lock = LOCK_PLAIN;
+        sd->held.lock = LOCK_PLAIN;
         pitch = st->chosen.default_stride;
         if (!pitch) pitch = (LONG)(st->chosen.width * (packed_bytes_per_pixel(st->chosen.format) ? packed_bytes_per_pixel(st->chosen.format) : 1));
         top = pitch < 0 ? p + (size_t)(st->chosen.height - 1) * (size_t)(-pitch) : p;
         length = len;
     }
-    if (pitch > 0) return split_planes(b, top, (uint32_t)pitch, st->chosen.height, length);
+    if (pitch > 0) return split_planes(b, top, (uint32_t)pitch, st->chosen.height, luma_rows(st, mb), length);
 
     /* Bottom-up (RGB of old drivers): rows run backwards in memory, which MiniAV's strides
      * cannot say; copy them top-down into the slot's own memory. */
@@ -755,7 +831,7 @@ static bool cpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slot_d
     for (uint32_t y = 0; y < st->chosen.height; y++) memcpy(sd->flip + y * row, top - (ptrdiff_t)(y * row), row);
     atomic_fetch_add(&st->stream->copies, 1);
     slot_unlock(sd); /* the copy is ours: the sample goes back now */
-    return split_planes(b, sd->flip, (uint32_t)row, st->chosen.height, need);
+    return split_planes(b, sd->flip, (uint32_t)row, st->chosen.height, st->chosen.height, need);
 }
 
 static MiniAVPixelFormat pixel_format_of_dxgi(DXGI_FORMAT f) {
@@ -770,10 +846,10 @@ static MiniAVPixelFormat pixel_format_of_dxgi(DXGI_FORMAT f) {
     }
 }
 
-/* The slot's shared texture for frames like `src` (created, or re-created on a new size). */
-static HRESULT ensure_texture(mf_state *st, slot_data *sd, const D3D11_TEXTURE2D_DESC *src) {
-    if (sd->texture && sd->texture_desc.Width == src->Width && sd->texture_desc.Height == src->Height &&
-        sd->texture_desc.Format == src->Format)
+/* The slot's shared texture for w x h frames of `src`'s format (created, or re-created on a
+ * new size). */
+static HRESULT ensure_texture(mf_state *st, slot_data *sd, const D3D11_TEXTURE2D_DESC *src, UINT w, UINT h) {
+    if (sd->texture && sd->texture_desc.Width == w && sd->texture_desc.Height == h && sd->texture_desc.Format == src->Format)
         return S_OK;
     if (sd->shared_handle) CloseHandle(sd->shared_handle);
     if (sd->texture) ID3D11Texture2D_Release(sd->texture);
@@ -781,8 +857,8 @@ static HRESULT ensure_texture(mf_state *st, slot_data *sd, const D3D11_TEXTURE2D
     sd->texture = NULL;
     D3D11_TEXTURE2D_DESC d;
     memset(&d, 0, sizeof d);
-    d.Width = src->Width;
-    d.Height = src->Height;
+    d.Width = w;
+    d.Height = h;
     d.MipLevels = 1;
     d.ArraySize = 1;
     d.Format = src->Format;
@@ -813,8 +889,14 @@ static HRESULT ensure_texture(mf_state *st, slot_data *sd, const D3D11_TEXTURE2D
     return S_OK;
 }
 
+/* gpu_frame's answer when the copy did not finish in time: this frame is lost, GPU output
+ * goes on. */
+#define GPU_COPY_LATE DXGI_ERROR_WAS_STILL_DRAWING
+
 /* A sample in a DXGI surface: GPU copy into the slot's shared texture. S_FALSE: not a DXGI
- * sample (deliver it as CPU memory). */
+ * sample (deliver it as CPU memory); GPU_COPY_LATE: the copy did not finish in
+ * GPU_COPY_TIMEOUT_US (the frame is not delivered: the texture may still be written);
+ * other failures: no GPU frames for the rest of the run. */
 static HRESULT gpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slot_data *sd) {
     IMFMediaBuffer *mb = NULL;
     IMFDXGIBuffer *dx = NULL;
@@ -834,22 +916,34 @@ static HRESULT gpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slo
     }
     D3D11_TEXTURE2D_DESC desc;
     ID3D11Texture2D_GetDesc(src, &desc);
-    hr = ensure_texture(st, sd, &desc);
+    /* The frame's size is the media type's: decoder and camera surfaces are often padded
+     * (1920x1088 for 1080 rows), and only the frame's rows are copied and described. */
+    UINT w = st->chosen.width && st->chosen.width < desc.Width ? st->chosen.width : desc.Width;
+    UINT h = st->chosen.height && st->chosen.height < desc.Height ? st->chosen.height : desc.Height;
+    hr = ensure_texture(st, sd, &desc, w, h);
     if (SUCCEEDED(hr)) {
+        D3D11_BOX box = {0, 0, 0, w, h, 1};
         ID3D11DeviceContext_CopySubresourceRegion(st->context, (ID3D11Resource *)sd->texture, 0, 0, 0, 0, (ID3D11Resource *)src, sub,
-                                                  NULL);
+                                                  w == desc.Width && h == desc.Height ? NULL : &box);
         /* Without a keyed mutex the reader's device sees the copy only once it is done. */
         ID3D11DeviceContext_End(st->context, (ID3D11Asynchronous *)st->copy_done);
         ID3D11DeviceContext_Flush(st->context);
         int64_t deadline = MiniAV_GetTimeUs() + GPU_COPY_TIMEOUT_US;
-        while (ID3D11DeviceContext_GetData(st->context, (ID3D11Asynchronous *)st->copy_done, NULL, 0, 0) == S_FALSE &&
+        HRESULT done;
+        while ((done = ID3D11DeviceContext_GetData(st->context, (ID3D11Asynchronous *)st->copy_done, NULL, 0, 0)) == S_FALSE &&
                MiniAV_GetTimeUs() < deadline)
             Sleep(0);
+        if (done != S_OK) {
+            /* Late (S_FALSE) or the device is gone (a failure: GPU output ends). A frame
+             * whose copy is not known to be finished is not delivered, as in dxgi.c. */
+            ID3D11Texture2D_Release(src);
+            return done == S_FALSE ? GPU_COPY_LATE : done;
+        }
         atomic_fetch_add(&st->stream->copies, 1);
         MiniAVBuffer *b = &slot->buffer;
         b->content_type = MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE;
-        b->data.video.width = desc.Width;
-        b->data.video.height = desc.Height;
+        b->data.video.width = w;
+        b->data.video.height = h;
         b->data.video.pixel_format = pixel_format_of_dxgi(desc.Format);
         b->data.video.native_gpu_shared_handle = sd->shared_handle;
         b->data.video.native_gpu_texture_ptr = sd->texture;
@@ -881,9 +975,20 @@ static void end_stream(mf_state *st, HRESULT hr, DWORD flags) {
     }
 }
 
-/* One OnReadSample: runs on MF's work-queue thread, never concurrently with itself
- * (one request is outstanding at a time). */
-static void handle_sample(mf_state *st, HRESULT hr, DWORD flags, LONGLONG timestamp, IMFSample *sample) {
+/* True while st is alive and still in run `run`: after a call into the application, which
+ * may have stopped, restarted or destroyed the stream from this thread. */
+static bool still_current(reader_callback *cb, const mf_state *st, uint64_t run) {
+    pthread_mutex_lock(&cb->lock);
+    bool same = cb->state == st && cb->running && cb->run == run;
+    pthread_mutex_unlock(&cb->lock);
+    return same;
+}
+
+/* One OnReadSample: runs on MF's work-queue thread, never concurrently with itself within a
+ * run (one request is outstanding at a time). After every call that may reach the
+ * application (emit, deliver) it returns, or first checks still_current. */
+static void handle_sample(reader_callback *cb, uint64_t run, mf_state *st, HRESULT hr, DWORD flags, LONGLONG timestamp,
+                          IMFSample *sample) {
     miniav_stream *s = st->stream;
     if (FAILED(hr) || (flags & (MF_SOURCE_READERF_ERROR | MF_SOURCE_READERF_ENDOFSTREAM))) {
         end_stream(st, hr, flags);
@@ -905,6 +1010,7 @@ static void handle_sample(mf_state *st, HRESULT hr, DWORD flags, LONGLONG timest
         }
         miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "camera '%s' now gives %ux%u", st->name, st->chosen.width,
                            st->chosen.height);
+        if (!still_current(cb, st, run)) return; /* the event callback stopped or destroyed the stream */
     }
     if (!sample) return;
     miniav_slot *slot = miniav_stream_acquire(s);
@@ -915,6 +1021,11 @@ static void handle_sample(mf_state *st, HRESULT hr, DWORD flags, LONGLONG timest
     if (st->gpu) {
         hr = gpu_frame(st, sample, slot, sd);
         ok = hr == S_OK;
+        if (hr == GPU_COPY_LATE) {
+            miniav_stream_abandon(s, slot);
+            miniav_stream_count_lost(s, 1);
+            return;
+        }
         /* Not retried per frame: the camera's memory and the driver's abilities do not change
          * within a run. */
         if (FAILED(hr)) {
@@ -929,7 +1040,7 @@ static void handle_sample(mf_state *st, HRESULT hr, DWORD flags, LONGLONG timest
     }
     if (!ok) {
         describe_common(st, &slot->buffer, slot->buffer.timestamp_us);
-        sd->sample = sample;
+        sd->held.sample = sample;
         IMFSample_AddRef(sample);
         ok = cpu_frame(st, sample, slot, sd);
         if (!ok) slot_unlock(sd);
@@ -976,30 +1087,41 @@ static HRESULT STDMETHODCALLTYPE cb_on_read_sample(IMFSourceReaderCallback *ifac
                                                    LONGLONG timestamp, IMFSample *sample) {
     (void)stream_index;
     reader_callback *cb = callback_of(iface);
+    cb_add_ref(iface); /* a Destroy from inside the application's callback drops the stream's reference */
     pthread_mutex_lock(&cb->lock);
     mf_state *st = cb->state;
-    if (!st || !st->running) {
+    if (!st || !cb->running) {
         pthread_mutex_unlock(&cb->lock);
+        cb_release(iface);
         return S_OK; /* stopping: the sample goes back to MF */
     }
-    st->inflight++;
-    st->inflight_thread = GetCurrentThreadId();
+    uint64_t run = cb->run;
+    cb->inflight++;
     pthread_mutex_unlock(&cb->lock);
+    reader_callback *outer = delivering;
+    delivering = cb;
 
-    handle_sample(st, hr, flags, timestamp, sample);
+    handle_sample(cb, run, st, hr, flags, timestamp, sample);
 
-    /* The next frame; Stop waits for inflight to reach 0, then flushes what is asked here. */
+    /* The next frame. Another thread's Stop waits for inflight to reach 0 (so st and its
+     * reader stay as they are until then); only this thread, from inside the application's
+     * callback, can have changed them: Destroy (state NULL, st freed), Stop (not running)
+     * or Stop + Start (a new run with a new reader, which start() already asked for a
+     * sample: asking again here would put two requests on it). */
     pthread_mutex_lock(&cb->lock);
-    bool more = st->running && !st->ended;
+    st = cb->state;
+    IMFSourceReader *reader = st && cb->running && cb->run == run && !st->ended ? st->reader : NULL;
     pthread_mutex_unlock(&cb->lock);
-    if (more) {
-        HRESULT r = IMFSourceReader_ReadSample(st->reader, (DWORD)MF_SOURCE_READER_FIRST_VIDEO_STREAM, 0, NULL, NULL, NULL, NULL);
-        if (FAILED(r)) end_stream(st, r, 0);
+    if (reader) {
+        HRESULT r = IMFSourceReader_ReadSample(reader, (DWORD)MF_SOURCE_READER_FIRST_VIDEO_STREAM, 0, NULL, NULL, NULL, NULL);
+        if (FAILED(r)) end_stream(st, r, 0); /* st is not used after this */
     }
+    delivering = outer;
     pthread_mutex_lock(&cb->lock);
-    st->inflight--;
+    cb->inflight--;
     pthread_cond_broadcast(&cb->idle);
     pthread_mutex_unlock(&cb->lock);
+    cb_release(iface);
     return S_OK;
 }
 
@@ -1197,12 +1319,24 @@ static bool setup_gpu(mf_state *st) {
                                &st->context);
     const char *why = "creating a D3D11 device with video support";
     if (SUCCEEDED(hr)) {
-        /* MF uses the device from its own threads too. */
+        why = "making the D3D11 device thread-safe";
+        /* MF uses the device from its own threads too: the immediate context must be
+         * locked. ID3D11Multithread is Windows 10 only; before it (8.1), the device's
+         * ID3D10Multithread sets the same protection (what Microsoft's MF samples do). */
         ID3D11Multithread *mt = NULL;
+        ID3D10Multithread *mt10 = NULL;
         if (SUCCEEDED(ID3D11DeviceContext_QueryInterface(st->context, &IID_ID3D11Multithread, (void **)&mt))) {
             ID3D11Multithread_SetMultithreadProtected(mt, TRUE);
             ID3D11Multithread_Release(mt);
+        } else if (SUCCEEDED(ID3D11Device_QueryInterface(st->device, &IID_ID3D10Multithread, (void **)&mt10))) {
+            ID3D10Multithread_SetMultithreadProtected(mt10, TRUE);
+            ID3D10Multithread_Release(mt10);
+        } else {
+            hr = E_NOINTERFACE;
+            why = "making the D3D11 device thread-safe (no ID3D11Multithread or ID3D10Multithread)";
         }
+    }
+    if (SUCCEEDED(hr)) {
         D3D11_QUERY_DESC q = {D3D11_QUERY_EVENT, 0};
         why = "creating a query";
         hr = ID3D11Device_CreateQuery(st->device, &q, &st->copy_done);
@@ -1335,12 +1469,13 @@ static MiniAVResultCode start(miniav_stream *s) {
     }
     if (!r) {
         pthread_mutex_lock(&st->callback->lock);
-        st->running = true;
+        st->callback->running = true;
+        st->callback->run++;
         pthread_mutex_unlock(&st->callback->lock);
         hr = IMFSourceReader_ReadSample(st->reader, (DWORD)MF_SOURCE_READER_FIRST_VIDEO_STREAM, 0, NULL, NULL, NULL, NULL);
         if (FAILED(hr)) {
             pthread_mutex_lock(&st->callback->lock);
-            st->running = false;
+            st->callback->running = false;
             pthread_mutex_unlock(&st->callback->lock);
             r = hr_fail(hr, st->name, "starting the camera");
         }
@@ -1358,10 +1493,11 @@ static void stop(miniav_stream *s) {
     /* No callback into the application after this: new samples are turned away and the
      * one being delivered finishes. */
     pthread_mutex_lock(&cb->lock);
-    st->running = false;
-    /* Stop called from the buffer callback itself: waiting for it would never end. */
-    bool from_callback = st->inflight && st->inflight_thread == GetCurrentThreadId();
-    while (st->inflight && !from_callback) pthread_cond_wait(&cb->idle, &cb->lock);
+    cb->running = false;
+    /* Stop called from the buffer callback itself: waiting for that one would never end
+     * (it finds running false, or a newer run, when it goes on, and asks for nothing). */
+    bool from_callback = delivering == cb;
+    while (cb->inflight > (from_callback ? 1u : 0u)) pthread_cond_wait(&cb->idle, &cb->lock);
     pthread_mutex_unlock(&cb->lock);
     /* Cancels the outstanding ReadSample; OnFlush says when that is done. */
     ResetEvent(cb->flushed);

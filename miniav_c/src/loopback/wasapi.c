@@ -221,6 +221,17 @@ static MiniAVResultCode check_process(const wasapi_target *t) {
     HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, t->process_id);
     DWORD alive = h ? WaitForSingleObject(h, 0) : WAIT_FAILED;
     if (h) CloseHandle(h);
+    if (!h && GetLastError() == ERROR_ACCESS_DENIED) {
+        /* It exists, but we may not wait on it: an elevated or protected process (or a
+         * service) seen from an ordinary one. Process loopback captures it all the same.
+         * The limited query right is granted more widely: where it is, it says whether the
+         * process has exited; where it is not either, the process is taken as running. */
+        alive = WAIT_TIMEOUT;
+        HANDLE q = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, t->process_id);
+        DWORD code = 0;
+        if (q && GetExitCodeProcess(q, &code) && code != STILL_ACTIVE) alive = WAIT_OBJECT_0;
+        if (q) CloseHandle(q);
+    }
     if (alive != WAIT_TIMEOUT)
         return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no running process %u; list the ones playing sound with "
                            "MiniAV_Loopback_EnumerateTargets(MINIAV_LOOPBACK_TARGET_PROCESS)", t->process_id);

@@ -94,11 +94,17 @@ static HRESULT create_device(IDXGIAdapter1 *adapter, ID3D11Device **dev, ID3D11D
 static int32_t rect_w(RECT r) { return r.right - r.left; }
 static int32_t rect_h(RECT r) { return r.bottom - r.top; }
 
-/* ------------------------------------------------------------------ availability (asked once) */
+/* ------------------------------------------------------------------ availability */
 
-static INIT_ONCE probe_once = INIT_ONCE_STATIC_INIT;
-static bool is_available;
-static HRESULT probe_hr;
+/* A yes is kept for the life of the process. A no is asked again, at most every
+ * REPROBE_US: DuplicateOutput also fails for a while during a mode change, a desktop
+ * switch or a disconnected remote session, and a display may be attached later. E_NOTIMPL
+ * (Wine) is the one permanent answer, kept. */
+#define REPROBE_US 5000000
+static SRWLOCK probe_lock = SRWLOCK_INIT;
+static bool probed, is_available;
+static HRESULT probe_hr, logged_hr;
+static int64_t probed_at;
 
 static bool probe_output(dxgi_output *o, void *ctx) {
     (void)ctx;
@@ -122,28 +128,37 @@ static bool probe_output(dxgi_output *o, void *ctx) {
     return true;
 }
 
-static BOOL CALLBACK probe(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-    (void)once, (void)param, (void)ctx;
+/* Caller holds probe_lock exclusively. */
+static void probe(void) {
     probe_hr = S_FALSE;
     HRESULT hr = walk_outputs(probe_output, NULL);
     if (FAILED(hr)) probe_hr = hr;
-    if (!is_available)
+    probed = true;
+    probed_at = MiniAV_GetTimeUs();
+    /* Said once per answer, not at every re-probe. */
+    if (!is_available && probe_hr != logged_hr)
         miniav_log(MINIAV_LOG_LEVEL_INFO, "dxgi: Desktop Duplication is not available (0x%08lx%s); the gdi backend captures instead",
                    (unsigned long)probe_hr,
                    probe_hr == E_NOTIMPL ? ": not implemented, as under Wine" : probe_hr == S_FALSE ? ": no display attached" : "");
-    return TRUE;
+    logged_hr = probe_hr;
 }
 
 /* A D3D11 device can be made and DuplicateOutput works on an output. */
 static bool available(void) {
-    InitOnceExecuteOnce(&probe_once, probe, NULL, NULL);
-    return is_available;
+    AcquireSRWLockExclusive(&probe_lock);
+    if (!probed || (!is_available && probe_hr != E_NOTIMPL && MiniAV_GetTimeUs() - probed_at >= REPROBE_US)) probe();
+    bool yes = is_available;
+    ReleaseSRWLockExclusive(&probe_lock);
+    return yes;
 }
 
 static MiniAVResultCode unavailable(void) {
+    AcquireSRWLockShared(&probe_lock);
+    HRESULT hr = probe_hr;
+    ReleaseSRWLockShared(&probe_lock);
     return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE,
                        "DXGI Desktop Duplication is not available here (DuplicateOutput: 0x%08lx%s); use the gdi backend",
-                       (unsigned long)probe_hr, probe_hr == E_NOTIMPL ? ", not implemented: Wine?" : "");
+                       (unsigned long)hr, hr == E_NOTIMPL ? ", not implemented: Wine?" : "");
 }
 
 /* ------------------------------------------------------------------ enumeration + ids */
@@ -258,7 +273,8 @@ typedef struct {
     bool is_region;
     uint32_t width, height;  /* delivered */
     double period_us;
-    bool gpu;
+    bool gpu_requested;      /* GPU output asked for (and bgra) at configure */
+    bool gpu;                /* this run: GPU output (off while the display is rotated) */
     MiniAVCursorMode cursor;
     bool skip_unchanged;
     ID3D11Texture2D *staging; /* CPU: the last desktop image, mappable */
@@ -453,8 +469,12 @@ static void pointer_metadata(miniav_stream *s, const dxgi_state *st, MiniAVCurso
 
 static MiniAVResultCode make_pool(miniav_stream *s, dxgi_state *st) {
     uint32_t count = miniav_stream_pool_size(s, DEFAULT_POOL);
-    st->frame_bytes = (size_t)st->width * st->height * 4;
-    if (!st->gpu) return miniav_stream_ensure_pool(s, count, st->frame_bytes + CURSOR_MAX * CURSOR_MAX * 4);
+    size_t frame_bytes = (size_t)st->width * st->height * 4;
+    if (!st->gpu) {
+        MiniAVResultCode r = miniav_stream_ensure_pool(s, count, frame_bytes + CURSOR_MAX * CURSOR_MAX * 4);
+        if (!r) st->frame_bytes = frame_bytes; /* only with buffers of that size */
+        return r;
+    }
     gpu_set *set = calloc(1, sizeof *set + count * sizeof set->b[0]);
     if (!set) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     D3D11_TEXTURE2D_DESC d = {.Width = st->width, .Height = st->height, .MipLevels = 1, .ArraySize = 1,
@@ -484,6 +504,7 @@ static MiniAVResultCode make_pool(miniav_stream *s, dxgi_state *st) {
         return r;
     }
     st->gpu_current = set;
+    st->frame_bytes = frame_bytes;
     return MINIAV_SUCCESS;
 }
 
@@ -537,7 +558,13 @@ static int reopen(miniav_stream *s, dxgi_state *st, bool *paused) {
     output_release(&st->out);
     st->out = o;
     HRESULT hr = IDXGIOutput1_DuplicateOutput(st->out.output, (IUnknown *)st->dev, &st->dup);
-    if (hr == E_ACCESSDENIED || hr == DXGI_ERROR_NOT_CURRENTLY_AVAILABLE) {
+    /* Not now, perhaps later: the secure desktop, too many duplications, and
+     * DXGI_ERROR_UNSUPPORTED / SESSION_DISCONNECTED, which DuplicateOutput also answers
+     * for a while during a mode change, a desktop switch or a remote session's reconnect.
+     * Tried again every ACQUIRE_TIMEOUT_MS while paused. */
+    if (hr == E_ACCESSDENIED || hr == DXGI_ERROR_NOT_CURRENTLY_AVAILABLE || hr == DXGI_ERROR_UNSUPPORTED ||
+        hr == DXGI_ERROR_SESSION_DISCONNECTED) {
+        st->dup = NULL;
         if (!*paused) miniav_stream_emit(s, MINIAV_EVENT_SOURCE_PAUSED, MINIAV_SUCCESS, "display %s cannot be read now (secure desktop?)", s->device_id);
         *paused = true;
         return 0;
@@ -550,6 +577,17 @@ static int reopen(miniav_stream *s, dxgi_state *st, bool *paused) {
     *paused = false;
     uint32_t old_w = st->width, old_h = st->height;
     read_duplication_desc(st);
+    /* GPU output copies the duplicated image as it is (no rotation): a display rotated
+     * while it runs would give textures of the rotated size that the unrotated image no
+     * longer fits (CopyResource drops such copies silently: stale frames). start() gives
+     * CPU buffers for a rotated display, so a new start is the way on. */
+    if (st->gpu && rotated(st)) {
+        release_duplication(st);
+        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_FORMAT_NOT_SUPPORTED,
+                           "display %s was rotated; GPU output cannot follow: restart the capture (it then delivers CPU buffers)",
+                           s->device_id);
+        return -1;
+    }
     if (fit_target(s, st)) {
         miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_FORMAT_NOT_SUPPORTED, "%s", MiniAV_GetLastErrorMessage());
         return -1;
@@ -762,7 +800,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     if (r) goto fail;
     if (f.output_preference == MINIAV_OUTPUT_PREFERENCE_GPU) {
         /* Shared textures are B8G8R8A8 as the desktop: other orders stay on the CPU. */
-        st->gpu = f.pixel_format == MINIAV_PIXEL_FORMAT_BGRA32 || f.pixel_format == MINIAV_PIXEL_FORMAT_BGRX32;
+        st->gpu = st->gpu_requested = f.pixel_format == MINIAV_PIXEL_FORMAT_BGRA32 || f.pixel_format == MINIAV_PIXEL_FORMAT_BGRX32;
         if (!st->gpu) {
             miniav_log(MINIAV_LOG_LEVEL_INFO, "dxgi: GPU output is bgra only; delivering %s in CPU buffers", MiniAV_PixelFormatName(f.pixel_format));
             f.output_preference = MINIAV_OUTPUT_PREFERENCE_CPU;
@@ -791,6 +829,9 @@ static MiniAVResultCode start(miniav_stream *s) {
     dxgi_state *st = s->backend_data;
     st->cursor = s->screen_options.cursor;
     st->skip_unchanged = s->screen_options.skip_unchanged != 0;
+    /* Decided again each start: an earlier run may have fallen back for a rotated display. */
+    st->gpu = st->gpu_requested;
+    s->video.output_preference = st->gpu ? MINIAV_OUTPUT_PREFERENCE_GPU : MINIAV_OUTPUT_PREFERENCE_CPU;
     if (st->gpu && st->cursor == MINIAV_CURSOR_COMPOSITE)
         return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "GPU output cannot draw the cursor into the frame: ask for cursor metadata, or CPU output");
     HRESULT hr = IDXGIOutput1_DuplicateOutput(st->out.output, (IUnknown *)st->dev, &st->dup);

@@ -158,10 +158,21 @@ static bool is_cloaked(HWND w) {
     return dwm_get_attribute && SUCCEEDED(dwm_get_attribute(w, 14 /* DWMWA_CLOAKED */, &cloaked, sizeof cloaked)) && cloaked;
 }
 
+/* A window's title without sending it a message. GetWindowText(Length)W send WM_GETTEXT
+ * to windows of this process, which waits for the window's thread: enumerating from
+ * another thread (a device watch) while that UI thread waits for us (Stop, Unwatch)
+ * would deadlock. InternalGetWindowText reads the title the system keeps, never sends. */
+static int window_title(HWND w, wchar_t *text, int size) {
+    text[0] = 0;
+    int n = InternalGetWindowText(w, text, size);
+    return n > 0 ? n : 0;
+}
+
 /* What a user would call an application window: visible, titled, not a tool window or an
  * owned popup (dialogs of a listed window unless they ask for a taskbar button). */
 static bool is_app_window(HWND w) {
-    if (!IsWindowVisible(w) || GetWindowTextLengthW(w) == 0) return false;
+    wchar_t title[2];
+    if (!IsWindowVisible(w) || window_title(w, title, 2) == 0) return false;
     LONG_PTR ex = GetWindowLongPtrW(w, GWL_EXSTYLE);
     if (ex & WS_EX_TOOLWINDOW) return false;
     if (GetWindow(w, GW_OWNER) && !(ex & WS_EX_APPWINDOW)) return false;
@@ -221,8 +232,7 @@ static void window_size(HWND w, uint32_t *width, uint32_t *height) {
 static void describe_window(HWND w, MiniAVDeviceInfo *dev) {
     snprintf(dev->device_id, sizeof dev->device_id, WINDOW_PREFIX "0x%llx", (unsigned long long)(uintptr_t)w);
     wchar_t text[256];
-    text[0] = 0;
-    GetWindowTextW(w, text, 256);
+    window_title(w, text, 256);
     miniav_utf16_to_utf8(dev->name, sizeof dev->name, text);
     text[0] = 0;
     GetClassNameW(w, text, 256);
@@ -350,6 +360,7 @@ typedef struct {
     gdi_set *current;
     size_t frame_bytes;
     MiniAVCursorMode cursor;
+    bool own_process;       /* the window belongs to this process: never PrintWindow (see grab_window) */
     bool use_print_window, probed;
     /* Cursor image for metadata mode, remade when the cursor changes (capture thread only). */
     HCURSOR cursor_handle;
@@ -357,18 +368,21 @@ typedef struct {
     uint8_t *cursor_image;
 } gdi_state;
 
-static MiniAVResultCode make_pool(miniav_stream *s, gdi_state *st) {
+/* Buffers of w x h. st->width/height/frame_bytes/current change only when it succeeds: a
+ * failed resize or start leaves the old set, its size and the pool matching each other
+ * (the capture thread and the next start rely on frame_bytes describing `current`). */
+static MiniAVResultCode make_pool(miniav_stream *s, gdi_state *st, uint32_t w, uint32_t h) {
     uint32_t count = miniav_stream_pool_size(s, DEFAULT_POOL);
-    st->frame_bytes = (size_t)st->width * st->height * 4;
+    size_t frame_bytes = (size_t)w * h * 4;
     /* Room for a cursor image after the frame, whatever the cursor mode, so the pool can
      * be made at configure, before the options of the start are known. */
-    size_t size = st->frame_bytes + CURSOR_MAX * CURSOR_MAX * 4;
+    size_t size = frame_bytes + CURSOR_MAX * CURSOR_MAX * 4;
     gdi_set *set = calloc(1, sizeof *set + count * sizeof set->b[0]);
     if (!set) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     BITMAPINFO bi = {0};
     bi.bmiHeader.biSize = sizeof bi.bmiHeader;
-    bi.bmiHeader.biWidth = (LONG)st->width;
-    bi.bmiHeader.biHeight = -(LONG)st->height; /* top-down: row 0 first, as every MiniAV frame */
+    bi.bmiHeader.biWidth = (LONG)w;
+    bi.bmiHeader.biHeight = -(LONG)h; /* top-down: row 0 first, as every MiniAV frame */
     bi.bmiHeader.biPlanes = 1;
     bi.bmiHeader.biBitCount = 32;
     bi.bmiHeader.biCompression = BI_RGB;
@@ -383,7 +397,7 @@ static MiniAVResultCode make_pool(miniav_stream *s, gdi_state *st) {
             set->count++;
             gdi_set_free(set);
             return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "cannot create a %ux%u capture buffer (%zu bytes, error %lu); ask for a smaller pool or region",
-                               st->width, st->height, size, (unsigned long)err);
+                               w, h, size, (unsigned long)err);
         }
         /* Touch every page now: the first frames would otherwise pay the page faults. */
         memset(b->mem, 0, size);
@@ -395,6 +409,8 @@ static MiniAVResultCode make_pool(miniav_stream *s, gdi_state *st) {
         return r;
     }
     st->current = set; /* the old set belongs to the old pool now, freed with it */
+    st->width = w, st->height = h;
+    st->frame_bytes = frame_bytes;
     return MINIAV_SUCCESS;
 }
 
@@ -485,7 +501,11 @@ static void apply_cursor(miniav_stream *s, gdi_state *st, HDC memdc, MiniAVBuffe
     if (!GetCursorInfo(&ci) || !(ci.flags & CURSOR_SHOWING) || !ci.hCursor) return;
     if (ci.hCursor != st->cursor_handle) {
         st->cursor_handle = NULL;
-        if (!cursor_geometry(ci.hCursor, &st->cursor_w, &st->cursor_h, &st->hot_x, &st->hot_y)) return;
+        uint32_t w, h;
+        if (!cursor_geometry(ci.hCursor, &w, &h, &st->hot_x, &st->hot_y)) return;
+        /* Clamped in every mode: the size is what metadata copies into the CURSOR_MAX²
+         * room after the frame. */
+        st->cursor_w = w < CURSOR_MAX ? w : CURSOR_MAX, st->cursor_h = h < CURSOR_MAX ? h : CURSOR_MAX;
         if (st->cursor == MINIAV_CURSOR_METADATA && !render_cursor(st, memdc, ci.hCursor)) return;
         st->cursor_handle = ci.hCursor;
         st->cursor_serial++;
@@ -496,6 +516,9 @@ static void apply_cursor(miniav_stream *s, gdi_state *st, HDC memdc, MiniAVBuffe
         DrawIconEx(memdc, x - (int)st->hot_x, y - (int)st->hot_y, ci.hCursor, 0, 0, 0, NULL, DI_NORMAL);
         return;
     }
+    /* No image for this cursor (start() clears the cache, so a cursor cached here was
+     * rendered in this run; this only guards the copy below). */
+    if (!st->cursor_image || st->cursor_w > CURSOR_MAX || st->cursor_h > CURSOR_MAX) return;
     MiniAVCursorInfo *c = &b->data.video.cursor;
     c->x = x, c->y = y;
     c->visible = x >= 0 && y >= 0 && (uint32_t)x < st->width && (uint32_t)y < st->height;
@@ -523,15 +546,34 @@ static bool looks_black(const uint8_t *mem, uint32_t w, uint32_t h) {
  * (8.1+) asks the DWM for what it composes, at the price of a slower call that makes
  * the window repaint. So: BitBlt, and if the first frame is all black, try PrintWindow
  * once; if that gives content, use it for the rest of the stream. A window that is
- * really black costs one PrintWindow. */
+ * really black costs one PrintWindow.
+ *
+ * Never for a window of this process: PrintWindow sends WM_PRINT and waits for the
+ * window's thread to answer; if that thread is the application's UI thread and it calls
+ * Stop (which joins this thread), neither would ever go on. BitBlt sends nothing, so a
+ * window of ours is captured that way only (black if it draws with DirectX).
+ *
+ * UNVERIFIED (no scaled display here): a DPI-unaware window on a scaled monitor. This
+ * thread is per-monitor aware, so the client size is in physical pixels, while the
+ * window's DC may be its logical (unscaled) surface: the frame would then have the
+ * window in its top-left part only. Measuring with the window's own awareness
+ * (GetWindowDpiAwarenessContext around GetClientRect) or using PrintWindow for such
+ * windows would be the fix; check on Windows with 125-200 % scaling first. */
 static bool grab_window(gdi_state *st, HDC memdc, uint8_t *mem) {
-    if (st->use_print_window) return PrintWindow(st->hwnd, memdc, PW_CLIENTONLY | PW_RENDERFULLCONTENT);
+    if (st->use_print_window && !st->own_process) return PrintWindow(st->hwnd, memdc, PW_CLIENTONLY | PW_RENDERFULLCONTENT);
     HDC wdc = GetDC(st->hwnd);
     if (!wdc) return false;
     BOOL ok = BitBlt(memdc, 0, 0, (int)st->width, (int)st->height, wdc, 0, 0, SRCCOPY);
     ReleaseDC(st->hwnd, wdc);
     if (ok && !st->probed && st->width >= 32 && st->height >= 32) {
         st->probed = true;
+        if (st->own_process) { /* no PrintWindow (above) */
+            GdiFlush();
+            if (looks_black(mem, st->width, st->height))
+                miniav_log(MINIAV_LOG_LEVEL_INFO, "gdi: window %p of this process looks black (drawn with DirectX?); PrintWindow is not "
+                           "used for the process's own windows (it waits for their UI thread)", (void *)st->hwnd);
+            return ok;
+        }
         GdiFlush();
         if (looks_black(mem, st->width, st->height) && PrintWindow(st->hwnd, memdc, PW_CLIENTONLY | PW_RENDERFULLCONTENT)) {
             GdiFlush();
@@ -551,8 +593,7 @@ static bool grab_screen(miniav_stream *s, gdi_state *st, HDC screen, HDC memdc) 
 
 /* A new size for the stream's buffers (window resized, display mode changed). */
 static bool resize(miniav_stream *s, gdi_state *st, uint32_t w, uint32_t h, const char *what) {
-    st->width = w, st->height = h;
-    if (make_pool(s, st)) {
+    if (make_pool(s, st, w, h)) { /* st keeps the old size and buffers */
         miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s", w, h,
                            MiniAV_GetLastErrorMessage());
         return false;
@@ -699,6 +740,9 @@ static MiniAVResultCode configure(miniav_stream *s) {
         }
         st->is_window = true;
         st->hwnd = hwnd;
+        DWORD pid = 0;
+        GetWindowThreadProcessId(hwnd, &pid);
+        st->own_process = pid == GetCurrentProcessId();
         DPI_AWARENESS_CONTEXT old = dpi_enter();
         window_size(hwnd, &st->width, &st->height);
         dpi_leave(old);
@@ -733,7 +777,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     s->video = f;
     s->backend_data = st;
     /* Buffers now, so start() is quick and the first frame comes soon after it. */
-    r = make_pool(s, st);
+    r = make_pool(s, st, st->width, st->height);
     if (r) {
         s->backend_data = NULL;
         goto fail;
@@ -748,22 +792,27 @@ static MiniAVResultCode start(miniav_stream *s) {
     gdi_state *st = s->backend_data;
     if (s->screen_options.skip_unchanged)
         return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "GDI cannot tell which frames changed: leave skip_unchanged off, or use the dxgi backend, which can");
-    st->cursor = s->screen_options.cursor;
+    uint32_t w = st->width, h = st->height;
     if (st->is_window) {
         if (!IsWindow(st->hwnd)) return miniav_fail(MINIAV_ERROR_DEVICE_LOST, "window %s is gone (closed since configure)", s->device_id);
-        uint32_t w, h;
+        uint32_t ww, wh;
         DPI_AWARENESS_CONTEXT old = dpi_enter();
-        window_size(st->hwnd, &w, &h);
+        window_size(st->hwnd, &ww, &wh);
         dpi_leave(old);
-        if (w && h) st->width = w, st->height = h;
-        s->video.width = st->width, s->video.height = st->height;
+        if (ww && wh) w = ww, h = wh;
     }
-    st->probed = st->use_print_window = false;
     /* The pool from configure, unless the window's size or the pool size changed since. */
-    if (!st->current || st->frame_bytes != (size_t)st->width * st->height * 4 || st->current->count != miniav_stream_pool_size(s, DEFAULT_POOL)) {
-        MiniAVResultCode r = make_pool(s, st);
+    if (!st->current || st->width != w || st->height != h || st->frame_bytes != (size_t)w * h * 4 ||
+        st->current->count != miniav_stream_pool_size(s, DEFAULT_POOL)) {
+        MiniAVResultCode r = make_pool(s, st, w, h);
         if (r) return r;
     }
+    s->video.width = st->width, s->video.height = st->height;
+    st->cursor = s->screen_options.cursor;
+    /* The cursor cache belongs to one run: a new run, perhaps in another cursor mode (the
+     * composite mode keeps no image), measures and renders the cursor again. */
+    st->cursor_handle = NULL;
+    st->probed = st->use_print_window = false;
     return miniav_capture_thread_start(&st->worker, capture_thread, s);
 }
 
