@@ -31,6 +31,9 @@
 #ifdef MINIAV_HAVE_DXGI
 extern const miniav_backend miniav_dxgi_screen;
 #endif
+#ifdef MINIAV_HAVE_WGC
+extern const miniav_backend miniav_wgc_screen;
+#endif
 
 static bool available(void) { return true; } /* user32/gdi32 are part of every Windows */
 
@@ -120,9 +123,14 @@ static MiniAVResultCode add_display(miniav_device_list *out, const char *id, con
 
 static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopbackTargetType filter) {
     (void)filter;
+    /* One list per kind of source: displays come from dxgi (faster), else wgc, and from gdi
+     * only where neither runs (VMs, remote sessions, Wine) or gdi is forced. gdi: ids of
+     * listed monitors open all the same. */
 #ifdef MINIAV_HAVE_DXGI
-    /* Desktop Duplication is faster and lists the same monitors: no duplicates. */
-    if (miniav_dxgi_screen.available()) return MINIAV_SUCCESS;
+    if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_dxgi_screen)) return MINIAV_SUCCESS;
+#endif
+#ifdef MINIAV_HAVE_WGC
+    if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_wgc_screen)) return MINIAV_SUCCESS;
 #endif
     gdi_monitor mons[MAX_MONITORS];
     uint32_t n = list_monitors(mons);
@@ -246,6 +254,11 @@ static void describe_window(HWND w, MiniAVDeviceInfo *dev) {
 }
 
 static MiniAVResultCode enumerate_windows(miniav_device_list *out) {
+#ifdef MINIAV_HAVE_WGC
+    /* Windows.Graphics.Capture sees windows GDI shows black (DirectX, DWM-composited): it
+     * lists them where it runs; gdi:window: ids still open. */
+    if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_wgc_screen)) return MINIAV_SUCCESS;
+#endif
     hwnd_list list = {0};
     DPI_AWARENESS_CONTEXT old = dpi_enter();
     EnumWindows(window_cb, (LPARAM)&list);

@@ -423,8 +423,8 @@ static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopba
     (void)filter;
     if (!available()) return unavailable();
 #ifdef MINIAV_HAVE_DXGI
-    /* dxgi lists the same monitors (and gdi when dxgi cannot): no duplicates. */
-    if (miniav_dxgi_screen.available()) return MINIAV_SUCCESS;
+    /* dxgi lists the same monitors where it runs (gdi defers to us otherwise): no duplicates. */
+    if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_dxgi_screen)) return MINIAV_SUCCESS;
 #endif
     wgc_monitor mons[MAX_MONITORS];
     uint32_t n = list_monitors(mons);
