@@ -49,7 +49,7 @@
 #include <mfreadwrite.h>
 #include <strmif.h>
 
-#include "../common/miniav_internal.h"
+#include "../common/d3d11_frames.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -872,13 +872,7 @@ static HRESULT ensure_texture(mf_state *st, slot_data *sd, const D3D11_TEXTURE2D
         hr = ID3D11Device_CreateTexture2D(st->device, &d, NULL, &sd->texture);
     }
     if (FAILED(hr)) return hr;
-    IDXGIResource1 *res = NULL;
-    hr = ID3D11Texture2D_QueryInterface(sd->texture, &IID_IDXGIResource1, (void **)&res);
-    if (SUCCEEDED(hr)) {
-        hr = IDXGIResource1_CreateSharedHandle(res, NULL, DXGI_SHARED_RESOURCE_READ | DXGI_SHARED_RESOURCE_WRITE, NULL,
-                                               &sd->shared_handle);
-        IDXGIResource1_Release(res);
-    }
+    hr = miniav_d3d11_share(sd->texture, &sd->shared_handle);
     if (FAILED(hr)) {
         ID3D11Texture2D_Release(sd->texture);
         sd->texture = NULL;
@@ -926,13 +920,7 @@ static HRESULT gpu_frame(mf_state *st, IMFSample *sample, miniav_slot *slot, slo
         ID3D11DeviceContext_CopySubresourceRegion(st->context, (ID3D11Resource *)sd->texture, 0, 0, 0, 0, (ID3D11Resource *)src, sub,
                                                   w == desc.Width && h == desc.Height ? NULL : &box);
         /* Without a keyed mutex the reader's device sees the copy only once it is done. */
-        ID3D11DeviceContext_End(st->context, (ID3D11Asynchronous *)st->copy_done);
-        ID3D11DeviceContext_Flush(st->context);
-        int64_t deadline = MiniAV_GetTimeUs() + GPU_COPY_TIMEOUT_US;
-        HRESULT done;
-        while ((done = ID3D11DeviceContext_GetData(st->context, (ID3D11Asynchronous *)st->copy_done, NULL, 0, 0)) == S_FALSE &&
-               MiniAV_GetTimeUs() < deadline)
-            Sleep(0);
+        HRESULT done = miniav_d3d11_wait(st->context, st->copy_done, GPU_COPY_TIMEOUT_US);
         if (done != S_OK) {
             /* Late (S_FALSE) or the device is gone (a failure: GPU output ends). A frame
              * whose copy is not known to be finished is not delivered, as in dxgi.c. */

@@ -9,11 +9,8 @@
  * How it works: AcquireNextFrame hands over the desktop image (a GPU texture) when it
  * changed. CPU output copies it into a staging texture, maps it, and copies the rows into
  * a pool buffer (one copy, counted: inherent, the image is GPU memory). GPU output copies
- * it into one of a pool of shared textures (D3D11_RESOURCE_MISC_SHARED |
- * SHARED_NTHANDLE) whose NT handle goes to the application; the texture is not written
- * again until the buffer is released. No keyed mutex: every copy is finished on the GPU
- * (an event query) before the buffer is delivered, so a consumer on any device may open
- * the handle and read without a synchronisation protocol.
+ * it into one of a pool of shared textures whose NT handle goes to the application
+ * (common/d3d11_frames.c: finished on the GPU before delivery, no keyed mutex).
  *
  * At a fixed rate a frame is delivered every tick, repeating the last image when the
  * desktop did not change (skip_unchanged: not delivered, counted as skipped); unpaced
@@ -23,7 +20,7 @@
  * Device ids: "dxgi:display:<DXGI output DeviceName>", e.g. dxgi:display:\\.\DISPLAY1.
  */
 #define WIN32_LEAN_AND_MEAN
-#include "../common/miniav_internal.h"
+#include "../common/d3d11_frames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +32,6 @@
 #define DEFAULT_POOL 3u
 #define CURSOR_MAX 256u          /* largest cursor image kept in metadata mode (pixels per side) */
 #define ACQUIRE_TIMEOUT_MS 100u  /* unpaced waits for a change at most this long: stop stays prompt */
-#define GPU_WAIT_US 200000       /* longest wait for a GPU copy to finish before a frame is dropped */
 #define PREFIX "dxgi:display:"
 
 /* ------------------------------------------------------------------ outputs */
@@ -235,28 +231,6 @@ static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **fo
     return MINIAV_SUCCESS;
 }
 
-/* ------------------------------------------------------------------ GPU buffers */
-
-typedef struct {
-    uint32_t count;
-    struct {
-        ID3D11Texture2D *tex;
-        HANDLE handle;   /* NT handle of tex, for the application's OpenSharedResource1 */
-        uint8_t *cursor; /* cursor image (metadata mode): GPU buffers have no CPU memory */
-    } b[];
-} gpu_set;
-
-/* When the pool is freed, perhaps after the stream, on the thread of the last release. */
-static void gpu_set_free(void *ctx) {
-    gpu_set *set = ctx;
-    for (uint32_t i = 0; i < set->count; i++) {
-        if (set->b[i].handle) CloseHandle(set->b[i].handle);
-        if (set->b[i].tex) ID3D11Texture2D_Release(set->b[i].tex);
-        free(set->b[i].cursor);
-    }
-    free(set);
-}
-
 /* ------------------------------------------------------------------ state */
 
 typedef struct {
@@ -281,7 +255,7 @@ typedef struct {
     ID3D11Texture2D *last;    /* GPU: the last image (cropped to the region) */
     ID3D11Query *done;        /* GPU: copies finished */
     bool have_image;
-    gpu_set *gpu_current;
+    miniav_d3d11_set *gpu_current; /* GPU: the pool's shared textures, each with room for a cursor image */
     size_t frame_bytes;
     /* Pointer from the frame infos: position of the shape's top-left, desktop pixels. */
     bool ptr_visible, ptr_changed;
@@ -339,22 +313,12 @@ static inline void surface_point(const dxgi_state *st, uint32_t x, uint32_t y, u
 static void copy_frame(miniav_stream *s, const dxgi_state *st, uint8_t *dst, const uint8_t *src, UINT pitch, MiniAVPixelFormat fmt) {
     uint32_t ox = st->is_region ? (uint32_t)s->region_x : 0, oy = st->is_region ? (uint32_t)s->region_y : 0;
     bool swap = fmt == MINIAV_PIXEL_FORMAT_RGBA32 || fmt == MINIAV_PIXEL_FORMAT_RGBX32;
+    if (!rotated(st)) {
+        miniav_d3d11_copy_rows(dst, src + (size_t)oy * pitch + (size_t)ox * 4, pitch, st->width, st->height, fmt);
+        return;
+    }
     for (uint32_t y = 0; y < st->height; y++) {
         uint32_t *d = (uint32_t *)(dst + (size_t)y * st->width * 4);
-        if (!rotated(st)) {
-            const uint32_t *row = (const uint32_t *)(src + (size_t)(oy + y) * pitch) + ox;
-            if (!swap) {
-                memcpy(d, row, (size_t)st->width * 4);
-                if (fmt == MINIAV_PIXEL_FORMAT_BGRA32)
-                    for (uint32_t x = 0; x < st->width; x++) d[x] |= 0xff000000u;
-                continue;
-            }
-            for (uint32_t x = 0; x < st->width; x++) {
-                uint32_t v = row[x];
-                d[x] = (v & 0x0000ff00u) | ((v >> 16) & 0xffu) | ((v & 0xffu) << 16) | 0xff000000u;
-            }
-            continue;
-        }
         for (uint32_t x = 0; x < st->width; x++) {
             uint32_t sx, sy;
             surface_point(st, ox + x, oy + y, &sx, &sy);
@@ -475,35 +439,8 @@ static MiniAVResultCode make_pool(miniav_stream *s, dxgi_state *st) {
         if (!r) st->frame_bytes = frame_bytes; /* only with buffers of that size */
         return r;
     }
-    gpu_set *set = calloc(1, sizeof *set + count * sizeof set->b[0]);
-    if (!set) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-    D3D11_TEXTURE2D_DESC d = {.Width = st->width, .Height = st->height, .MipLevels = 1, .ArraySize = 1,
-                              .Format = DXGI_FORMAT_B8G8R8A8_UNORM, .SampleDesc = {1, 0}, .Usage = D3D11_USAGE_DEFAULT,
-                              .BindFlags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET,
-                              .MiscFlags = D3D11_RESOURCE_MISC_SHARED | D3D11_RESOURCE_MISC_SHARED_NTHANDLE};
-    for (uint32_t i = 0; i < count; i++, set->count++) {
-        HRESULT hr = ID3D11Device_CreateTexture2D(st->dev, &d, NULL, &set->b[i].tex);
-        IDXGIResource1 *res = NULL;
-        if (SUCCEEDED(hr)) hr = ID3D11Texture2D_QueryInterface(set->b[i].tex, &IID_IDXGIResource1, (void **)&res);
-        if (SUCCEEDED(hr)) {
-            hr = IDXGIResource1_CreateSharedHandle(res, NULL, DXGI_SHARED_RESOURCE_READ | DXGI_SHARED_RESOURCE_WRITE, NULL, &set->b[i].handle);
-            IDXGIResource1_Release(res);
-        }
-        if (SUCCEEDED(hr) && !(set->b[i].cursor = malloc(CURSOR_MAX * CURSOR_MAX * 4))) hr = E_OUTOFMEMORY;
-        if (FAILED(hr)) {
-            set->count++;
-            gpu_set_free(set);
-            return miniav_fail(hr == E_OUTOFMEMORY ? MINIAV_ERROR_OUT_OF_MEMORY : MINIAV_ERROR_SYSTEM_CALL_FAILED,
-                               "cannot create a shared %ux%u texture (0x%08lx); ask for CPU output", st->width, st->height, (unsigned long)hr);
-        }
-    }
-    miniav_pool_hooks hooks = {.on_release = NULL, .on_free = gpu_set_free, .ctx = set};
-    MiniAVResultCode r = miniav_stream_ensure_external_pool(s, count, &hooks);
-    if (r) {
-        gpu_set_free(set);
-        return r;
-    }
-    st->gpu_current = set;
+    MiniAVResultCode r = miniav_d3d11_make_pool(s, st->dev, count, st->width, st->height, CURSOR_MAX * CURSOR_MAX * 4, &st->gpu_current);
+    if (r) return r;
     st->frame_bytes = frame_bytes;
     return MINIAV_SUCCESS;
 }
@@ -614,14 +551,8 @@ static HRESULT keep_image(miniav_stream *s, dxgi_state *st, IDXGIResource *res) 
     ID3D11Texture2D_GetDesc(desk, &d);
     ID3D11Texture2D **dst = st->gpu ? &st->last : &st->staging;
     if (!*dst) {
-        if (st->gpu) {
-            d.Width = st->width, d.Height = st->height;
-            d.Usage = D3D11_USAGE_DEFAULT, d.BindFlags = D3D11_BIND_SHADER_RESOURCE, d.CPUAccessFlags = 0;
-        } else {
-            d.Usage = D3D11_USAGE_STAGING, d.BindFlags = 0, d.CPUAccessFlags = D3D11_CPU_ACCESS_READ;
-        }
-        d.MipLevels = d.ArraySize = 1, d.MiscFlags = 0;
-        hr = ID3D11Device_CreateTexture2D(st->dev, &d, NULL, dst);
+        if (st->gpu) d.Width = st->width, d.Height = st->height; /* cropped; staging keeps the whole desktop */
+        hr = miniav_d3d11_image_texture(st->dev, d, st->gpu, dst);
     }
     if (SUCCEEDED(hr)) {
         if (st->gpu && st->is_region) {
@@ -636,19 +567,6 @@ static HRESULT keep_image(miniav_stream *s, dxgi_state *st, IDXGIResource *res) 
     return hr;
 }
 
-/* Waits for the GPU to finish what was queued (an event query); false after GPU_WAIT_US. */
-static bool gpu_finish(dxgi_state *st) {
-    ID3D11DeviceContext_End(st->ctx, (ID3D11Asynchronous *)st->done);
-    ID3D11DeviceContext_Flush(st->ctx);
-    int64_t deadline = MiniAV_GetTimeUs() + GPU_WAIT_US;
-    BOOL finished = FALSE;
-    while (ID3D11DeviceContext_GetData(st->ctx, (ID3D11Asynchronous *)st->done, &finished, sizeof finished, 0) != S_OK || !finished) {
-        if (MiniAV_GetTimeUs() > deadline) return false;
-        Sleep(0);
-    }
-    return true;
-}
-
 /* One frame from the kept image into a pool buffer and to the application. */
 static void deliver(miniav_stream *s, dxgi_state *st, int64_t ts) {
     miniav_slot *slot = miniav_stream_acquire(s);
@@ -657,46 +575,19 @@ static void deliver(miniav_stream *s, dxgi_state *st, int64_t ts) {
     memset(b, 0, sizeof *b);
     uint8_t *cursor_mem = NULL;
     if (st->gpu) {
-        ID3D11Texture2D *tex = st->gpu_current->b[slot->index].tex;
-        ID3D11DeviceContext_CopyResource(st->ctx, (ID3D11Resource *)tex, (ID3D11Resource *)st->last);
-        if (!gpu_finish(st)) {
-            miniav_stream_abandon(s, slot);
-            miniav_stream_count_lost(s, 1);
-            return;
-        }
-        b->content_type = MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE;
-        b->data.video.native_gpu_shared_handle = st->gpu_current->b[slot->index].handle;
-        b->data.video.native_gpu_texture_ptr = tex;
-        cursor_mem = st->gpu_current->b[slot->index].cursor;
+        if (!miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last)) return;
+        cursor_mem = st->gpu_current->b[slot->index].mem;
     } else {
         D3D11_MAPPED_SUBRESOURCE m;
-        HRESULT hr = ID3D11DeviceContext_Map(st->ctx, (ID3D11Resource *)st->staging, 0, D3D11_MAP_READ, 0, &m);
-        if (FAILED(hr)) {
-            miniav_stream_abandon(s, slot);
-            miniav_stream_count_lost(s, 1);
-            return;
-        }
+        if (!miniav_d3d11_map_frame(s, slot, st->ctx, st->staging, &m)) return;
         copy_frame(s, st, slot->mem, m.pData, m.RowPitch, s->video.pixel_format);
-        ID3D11DeviceContext_Unmap(st->ctx, (ID3D11Resource *)st->staging, 0);
-        atomic_fetch_add(&s->copies, 1);
-        b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
-        b->data.video.num_planes = 1;
-        b->data.video.planes[0] = slot->mem;
-        b->data.video.stride_bytes[0] = st->width * 4;
-        b->data.video.plane_size_bytes[0] = st->frame_bytes;
-        b->data_size_bytes = st->frame_bytes;
+        miniav_d3d11_cpu_frame(s, slot, st->ctx, st->staging, st->width, st->frame_bytes);
         cursor_mem = slot->mem + st->frame_bytes;
         if (st->cursor == MINIAV_CURSOR_COMPOSITE)
             composite_pointer(s, st, slot->mem, s->video.pixel_format == MINIAV_PIXEL_FORMAT_RGBA32 || s->video.pixel_format == MINIAV_PIXEL_FORMAT_RGBX32);
     }
     if (st->cursor == MINIAV_CURSOR_METADATA) pointer_metadata(s, st, &b->data.video.cursor, cursor_mem);
-    b->type = MINIAV_BUFFER_TYPE_VIDEO;
-    b->timestamp_us = ts;
-    b->data.video.width = st->width;
-    b->data.video.height = st->height;
-    b->data.video.pixel_format = s->video.pixel_format;
-    b->data.video.native_gpu_dmabuf_fd = -1;
-    miniav_stream_deliver(s, slot);
+    miniav_d3d11_deliver(s, slot, ts, st->width, st->height);
 }
 
 static void *capture_thread(void *arg) {
@@ -753,14 +644,8 @@ static void *capture_thread(void *arg) {
         }
         if (!st->have_image) continue;
         bool changed = fresh || (st->ptr_changed && st->cursor != MINIAV_CURSOR_NONE);
-        if (!changed && (!paced || st->skip_unchanged)) {
-            if (paced) atomic_fetch_add(&s->skipped, 1);
-            continue;
-        }
-        if (!fresh) ts = MiniAV_GetTimeUs(); /* the same image again, now */
-        if (ts <= last_ts) ts = last_ts + 1;
-        last_ts = ts;
-        deliver(s, st, ts);
+        if (!fresh) ts = MiniAV_GetTimeUs(); /* no new image (a pointer move, or a repeat): now */
+        if (miniav_d3d11_frame_due(s, changed, paced, st->skip_unchanged, &ts, &last_ts)) deliver(s, st, ts);
     }
     if (SUCCEEDED(co)) CoUninitialize();
     return NULL;
@@ -812,11 +697,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
                         (unsigned long)hr);
         goto fail;
     }
-    D3D11_QUERY_DESC qd = {D3D11_QUERY_EVENT, 0};
-    if (st->gpu && FAILED(hr = ID3D11Device_CreateQuery(st->dev, &qd, &st->done))) {
-        r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a Direct3D query (0x%08lx)", (unsigned long)hr);
-        goto fail;
-    }
+    if (st->gpu && (r = miniav_d3d11_event_query(st->dev, &st->done))) goto fail;
     s->video = f;
     s->backend_data = st;
     return MINIAV_SUCCESS;

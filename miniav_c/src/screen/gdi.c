@@ -13,7 +13,7 @@
  * this one lists windows only; gdi display ids still open (a user forcing gdi).
  */
 #define WIN32_LEAN_AND_MEAN
-#include "../common/miniav_internal.h"
+#include "win32_screen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,6 @@
 
 #define DEFAULT_POOL 3u
 #define CURSOR_MAX 256u            /* largest cursor image kept in metadata mode (pixels per side) */
-#define MAX_MONITORS 32u
 #define DISPLAY_RECHECK_US 1000000 /* how often a display stream looks for mode changes */
 #ifndef PW_RENDERFULLCONTENT
 #define PW_RENDERFULLCONTENT 0x00000002 /* Windows 8.1+; not in every SDK's headers */
@@ -37,89 +36,21 @@ extern const miniav_backend miniav_wgc_screen;
 
 static bool available(void) { return true; } /* user32/gdi32 are part of every Windows */
 
-/* ------------------------------------------------------------------ DPI */
-
-/* A process that is not DPI-aware sees scaled ("virtualised") coordinates and gets a
- * scaled screen from BitBlt. The process's awareness is the application's choice, so we
- * change only our own thread's (Windows 10 1607+; loaded by name so older ones still run). */
-typedef DPI_AWARENESS_CONTEXT(WINAPI *set_thread_dpi_fn)(DPI_AWARENESS_CONTEXT);
-static set_thread_dpi_fn set_thread_dpi;
-static INIT_ONCE dpi_once = INIT_ONCE_STATIC_INIT;
-
-static BOOL CALLBACK load_dpi(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-    (void)once, (void)param, (void)ctx;
-    HMODULE user32 = GetModuleHandleW(L"user32.dll");
-    if (user32) set_thread_dpi = (set_thread_dpi_fn)(void (*)(void))GetProcAddress(user32, "SetThreadDpiAwarenessContext");
-    return TRUE;
-}
-
-static DPI_AWARENESS_CONTEXT dpi_enter(void) {
-    InitOnceExecuteOnce(&dpi_once, load_dpi, NULL, NULL);
-    return set_thread_dpi ? set_thread_dpi(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) : NULL;
-}
-
-static void dpi_leave(DPI_AWARENESS_CONTEXT old) {
-    if (set_thread_dpi && old) set_thread_dpi(old);
-}
-
 /* ------------------------------------------------------------------ displays */
 
-typedef struct {
-    char name[64]; /* GDI device name, UTF-8 ("\\.\DISPLAY1") */
-    RECT r;        /* in virtual-screen pixels */
-    bool primary;
-} gdi_monitor;
-
-typedef struct {
-    gdi_monitor *items;
-    uint32_t count;
-} monitor_list;
-
-static BOOL CALLBACK monitor_cb(HMONITOR m, HDC dc, LPRECT rc, LPARAM param) {
-    (void)dc, (void)rc;
-    monitor_list *list = (monitor_list *)param;
-    if (list->count >= MAX_MONITORS) return FALSE;
-    MONITORINFOEXW mi;
-    memset(&mi, 0, sizeof mi);
-    mi.cbSize = sizeof mi;
-    if (!GetMonitorInfoW(m, (MONITORINFO *)&mi)) return TRUE;
-    gdi_monitor *g = &list->items[list->count++];
-    miniav_utf16_to_utf8(g->name, sizeof g->name, mi.szDevice);
-    g->r = mi.rcMonitor;
-    g->primary = (mi.dwFlags & MONITORINFOF_PRIMARY) != 0;
-    return TRUE;
-}
-
-static uint32_t list_monitors(gdi_monitor out[MAX_MONITORS]) {
-    monitor_list list = {out, 0};
-    DPI_AWARENESS_CONTEXT old = dpi_enter();
-    EnumDisplayMonitors(NULL, NULL, monitor_cb, (LPARAM)&list);
-    dpi_leave(old);
-    return list.count;
-}
+/* Monitors, windows, ids and the thread's DPI awareness: win32_screen.c (shared with wgc). */
 
 static RECT virtual_desktop(void) {
-    DPI_AWARENESS_CONTEXT old = dpi_enter();
+    DPI_AWARENESS_CONTEXT old = miniav_win32_dpi_enter();
     int x = GetSystemMetrics(SM_XVIRTUALSCREEN), y = GetSystemMetrics(SM_YVIRTUALSCREEN);
     RECT r = {x, y, x + GetSystemMetrics(SM_CXVIRTUALSCREEN), y + GetSystemMetrics(SM_CYVIRTUALSCREEN)};
-    dpi_leave(old);
+    miniav_win32_dpi_leave(old);
     return r;
 }
 
 #define DISPLAY_PREFIX "gdi:display:"
 #define WINDOW_PREFIX "gdi:window:"
 #define DESKTOP_ID "gdi:desktop"
-
-static MiniAVResultCode add_display(miniav_device_list *out, const char *id, const char *name, RECT r, bool primary) {
-    MiniAVDeviceInfo *dev = miniav_device_list_add(out);
-    if (!dev) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-    miniav_copy_string(dev->device_id, sizeof dev->device_id, id);
-    snprintf(dev->name, sizeof dev->name, "%s (%ldx%ld)", name, r.right - r.left, r.bottom - r.top);
-    dev->is_default = primary;
-    dev->x = r.left, dev->y = r.top;
-    dev->width = (uint32_t)(r.right - r.left), dev->height = (uint32_t)(r.bottom - r.top);
-    return MINIAV_SUCCESS;
-}
 
 static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopbackTargetType filter) {
     (void)filter;
@@ -132,84 +63,15 @@ static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopba
 #ifdef MINIAV_HAVE_WGC
     if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_wgc_screen)) return MINIAV_SUCCESS;
 #endif
-    gdi_monitor mons[MAX_MONITORS];
-    uint32_t n = list_monitors(mons);
-    for (uint32_t i = 0; i < n; i++) {
-        char id[128];
-        snprintf(id, sizeof id, DISPLAY_PREFIX "%s", mons[i].name);
-        MiniAVResultCode r = add_display(out, id, mons[i].name, mons[i].r, mons[i].primary);
-        if (r) return r;
-    }
+    uint32_t n;
+    MiniAVResultCode r = miniav_win32_add_monitors(out, DISPLAY_PREFIX, &n);
+    if (r) return r;
     /* All monitors in one frame: only worth an entry when it differs from the one monitor. */
-    if (n > 1) return add_display(out, DESKTOP_ID, "All displays", virtual_desktop(), false);
+    if (n > 1) return miniav_win32_add_display(out, DESKTOP_ID, "All displays", virtual_desktop(), false);
     return MINIAV_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ windows */
-
-typedef HRESULT(WINAPI *dwm_get_attribute_fn)(HWND, DWORD, PVOID, DWORD);
-static dwm_get_attribute_fn dwm_get_attribute;
-static INIT_ONCE dwm_once = INIT_ONCE_STATIC_INIT;
-
-/* dwmapi is loaded, not linked: it is only asked whether a window is cloaked. */
-static BOOL CALLBACK load_dwm(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-    (void)once, (void)param, (void)ctx;
-    HMODULE dwm = LoadLibraryW(L"dwmapi.dll"); /* kept for the life of the process */
-    if (dwm) dwm_get_attribute = (dwm_get_attribute_fn)(void (*)(void))GetProcAddress(dwm, "DwmGetWindowAttribute");
-    return TRUE;
-}
-
-/* Cloaked windows (other virtual desktops, suspended UWP apps) are "visible" but never on screen. */
-static bool is_cloaked(HWND w) {
-    InitOnceExecuteOnce(&dwm_once, load_dwm, NULL, NULL);
-    DWORD cloaked = 0;
-    return dwm_get_attribute && SUCCEEDED(dwm_get_attribute(w, 14 /* DWMWA_CLOAKED */, &cloaked, sizeof cloaked)) && cloaked;
-}
-
-/* A window's title without sending it a message. GetWindowText(Length)W send WM_GETTEXT
- * to windows of this process, which waits for the window's thread: enumerating from
- * another thread (a device watch) while that UI thread waits for us (Stop, Unwatch)
- * would deadlock. InternalGetWindowText reads the title the system keeps, never sends. */
-static int window_title(HWND w, wchar_t *text, int size) {
-    text[0] = 0;
-    int n = InternalGetWindowText(w, text, size);
-    return n > 0 ? n : 0;
-}
-
-/* What a user would call an application window: visible, titled, not a tool window or an
- * owned popup (dialogs of a listed window unless they ask for a taskbar button). */
-static bool is_app_window(HWND w) {
-    wchar_t title[2];
-    if (!IsWindowVisible(w) || window_title(w, title, 2) == 0) return false;
-    LONG_PTR ex = GetWindowLongPtrW(w, GWL_EXSTYLE);
-    if (ex & WS_EX_TOOLWINDOW) return false;
-    if (GetWindow(w, GW_OWNER) && !(ex & WS_EX_APPWINDOW)) return false;
-    wchar_t cls[64];
-    if (GetClassNameW(w, cls, 64) && !wcscmp(cls, L"Progman")) return false; /* the desktop itself */
-    return !is_cloaked(w);
-}
-
-typedef struct {
-    HWND *items;
-    uint32_t count, capacity;
-    bool oom;
-} hwnd_list;
-
-static BOOL CALLBACK window_cb(HWND w, LPARAM param) {
-    hwnd_list *list = (hwnd_list *)param;
-    if (!is_app_window(w)) return TRUE;
-    if (list->count == list->capacity) {
-        uint32_t cap = list->capacity ? list->capacity * 2 : 64;
-        HWND *grown = realloc(list->items, cap * sizeof *grown);
-        if (!grown) {
-            list->oom = true;
-            return FALSE;
-        }
-        list->items = grown, list->capacity = cap;
-    }
-    list->items[list->count++] = w;
-    return TRUE;
-}
 
 /* The client area (what window capture delivers) in screen pixels. */
 static bool client_rect(HWND w, RECT *out) {
@@ -237,17 +99,8 @@ static void window_size(HWND w, uint32_t *width, uint32_t *height) {
     *height = c.bottom > 0 ? (uint32_t)c.bottom : 0;
 }
 
-static void describe_window(HWND w, MiniAVDeviceInfo *dev) {
-    snprintf(dev->device_id, sizeof dev->device_id, WINDOW_PREFIX "0x%llx", (unsigned long long)(uintptr_t)w);
-    wchar_t text[256];
-    window_title(w, text, 256);
-    miniav_utf16_to_utf8(dev->name, sizeof dev->name, text);
-    text[0] = 0;
-    GetClassNameW(w, text, 256);
-    miniav_utf16_to_utf8(dev->class_name, sizeof dev->class_name, text);
-    DWORD pid = 0;
-    GetWindowThreadProcessId(w, &pid);
-    dev->process_id = pid;
+/* Where a listed window is, and its capture size (client area). */
+static void window_geometry(HWND w, MiniAVDeviceInfo *dev) {
     RECT r;
     if (client_rect(w, &r)) dev->x = r.left, dev->y = r.top;
     window_size(w, &dev->width, &dev->height);
@@ -259,35 +112,14 @@ static MiniAVResultCode enumerate_windows(miniav_device_list *out) {
      * lists them where it runs; gdi:window: ids still open. */
     if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_wgc_screen)) return MINIAV_SUCCESS;
 #endif
-    hwnd_list list = {0};
-    DPI_AWARENESS_CONTEXT old = dpi_enter();
-    EnumWindows(window_cb, (LPARAM)&list);
-    MiniAVResultCode r = list.oom ? miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory") : MINIAV_SUCCESS;
-    for (uint32_t i = 0; !r && i < list.count; i++) {
-        MiniAVDeviceInfo *dev = miniav_device_list_add(out);
-        if (!dev)
-            r = miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-        else
-            describe_window(list.items[i], dev);
-    }
-    dpi_leave(old);
-    free(list.items);
-    return r;
+    return miniav_win32_enumerate_windows(out, WINDOW_PREFIX, window_geometry);
 }
 
 /* ------------------------------------------------------------------ ids */
 
 static bool owns_id(const char *id) { return id && !strncmp(id, "gdi:", 4); }
 
-static bool parse_window_id(const char *id, HWND *w) {
-    const char *hex = id + strlen(WINDOW_PREFIX);
-    if (strncmp(id, WINDOW_PREFIX, strlen(WINDOW_PREFIX)) || !*hex) return false;
-    char *end;
-    unsigned long long v = strtoull(hex, &end, 0);
-    if (*end || v == 0) return false;
-    *w = (HWND)(uintptr_t)v;
-    return true;
-}
+static bool parse_window_id(const char *id, HWND *w) { return miniav_win32_parse_window_id(id, WINDOW_PREFIX, w); }
 
 /* The rectangle (virtual-screen pixels) of a display id. */
 static MiniAVResultCode display_rect(const char *id, RECT *out) {
@@ -295,29 +127,21 @@ static MiniAVResultCode display_rect(const char *id, RECT *out) {
         *out = virtual_desktop();
         return MINIAV_SUCCESS;
     }
-    if (!strncmp(id, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX))) {
-        gdi_monitor mons[MAX_MONITORS];
-        uint32_t n = list_monitors(mons);
-        for (uint32_t i = 0; i < n; i++)
-            if (!strcmp(mons[i].name, id + strlen(DISPLAY_PREFIX))) {
-                *out = mons[i].r;
-                return MINIAV_SUCCESS;
-            }
+    miniav_win32_monitor mon;
+    if (miniav_win32_find_monitor(id, DISPLAY_PREFIX, &mon)) {
+        *out = mon.r;
+        return MINIAV_SUCCESS;
     }
     return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
                        "no GDI display '%s'; list displays with enumerateDisplays() (ids look like gdi:display:\\\\.\\DISPLAY1; "
                        "gdi:desktop is all monitors)", id);
 }
 
-static MiniAVResultCode window_not_found(const char *id) {
-    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no window %s (closed?); list windows with enumerateWindows()", id);
-}
-
 static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **formats, uint32_t *count) {
     uint32_t w, h;
     HWND hwnd;
     if (parse_window_id(id, &hwnd)) {
-        if (!IsWindow(hwnd)) return window_not_found(id);
+        if (!IsWindow(hwnd)) return miniav_win32_window_not_found(id);
         window_size(hwnd, &w, &h);
     } else {
         RECT r;
@@ -664,7 +488,7 @@ static void *capture_thread(void *arg) {
     miniav_stream *s = arg;
     gdi_state *st = s->backend_data;
     /* GDI only: no COM on this thread. */
-    DPI_AWARENESS_CONTEXT old_dpi = dpi_enter();
+    DPI_AWARENESS_CONTEXT old_dpi = miniav_win32_dpi_enter();
     HDC screen = GetDC(NULL);
     HDC memdc = screen ? CreateCompatibleDC(screen) : NULL;
     if (!memdc) {
@@ -730,7 +554,7 @@ static void *capture_thread(void *arg) {
 out:
     if (memdc) DeleteDC(memdc);
     if (screen) ReleaseDC(NULL, screen);
-    dpi_leave(old_dpi);
+    miniav_win32_dpi_leave(old_dpi);
     return NULL;
 }
 
@@ -748,7 +572,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
             goto fail;
         }
         if (!IsWindow(hwnd)) {
-            r = window_not_found(s->device_id);
+            r = miniav_win32_window_not_found(s->device_id);
             goto fail;
         }
         st->is_window = true;
@@ -756,9 +580,9 @@ static MiniAVResultCode configure(miniav_stream *s) {
         DWORD pid = 0;
         GetWindowThreadProcessId(hwnd, &pid);
         st->own_process = pid == GetCurrentProcessId();
-        DPI_AWARENESS_CONTEXT old = dpi_enter();
+        DPI_AWARENESS_CONTEXT old = miniav_win32_dpi_enter();
         window_size(hwnd, &st->width, &st->height);
-        dpi_leave(old);
+        miniav_win32_dpi_leave(old);
         if (!st->width || !st->height) {
             r = miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "window %s has no client area (0x0) to capture", s->device_id);
             goto fail;
@@ -809,9 +633,9 @@ static MiniAVResultCode start(miniav_stream *s) {
     if (st->is_window) {
         if (!IsWindow(st->hwnd)) return miniav_fail(MINIAV_ERROR_DEVICE_LOST, "window %s is gone (closed since configure)", s->device_id);
         uint32_t ww, wh;
-        DPI_AWARENESS_CONTEXT old = dpi_enter();
+        DPI_AWARENESS_CONTEXT old = miniav_win32_dpi_enter();
         window_size(st->hwnd, &ww, &wh);
-        dpi_leave(old);
+        miniav_win32_dpi_leave(old);
         if (ww && wh) w = ww, h = wh;
     }
     /* The pool from configure, unless the window's size or the pool size changed since. */

@@ -32,7 +32,8 @@
  *    rows into a pool buffer (one copy, counted: the image is GPU memory);
  *  - GPU output (output_preference GPU, bgra/bgrx): a delivery copies the last image into
  *    one of a pool of shared textures (D3D11_RESOURCE_MISC_SHARED | SHARED_NTHANDLE) and
- *    hands out its NT handle, after an event query says the copy is done (as dxgi.c).
+ *    hands out its NT handle, after an event query says the copy is done
+ *    (common/d3d11_frames.c, as dxgi.c).
  * Unpaced (n/0) a frame is delivered per frame WGC produces (WGC produces frames when the
  * content changes); at a fixed rate one per tick, the last image repeated when nothing
  * changed (skip_unchanged: skipped and counted instead). Timestamps are the frames'
@@ -76,6 +77,8 @@ static_assert(sizeof(atomic_uint_fast64_t) == 8 && alignof(atomic_uint_fast64_t)
 extern "C" {
 #include "../common/miniav_internal.h"
 }
+#include "../common/d3d11_frames.h"
+#include "win32_screen.h"
 
 #include <windows.h>
 #include <d3d11.h>
@@ -89,8 +92,6 @@ extern "C" {
 #define DEFAULT_POOL 3u          /* our buffers (the application's) */
 #define WGC_BUFFERS 2            /* the frame pool's surfaces */
 #define WAIT_MS 100u             /* unpaced: the longest wait for a frame, so stop stays prompt */
-#define GPU_WAIT_US 200000       /* longest wait for a GPU copy before a frame is dropped */
-#define MAX_MONITORS 32u
 #define DISPLAY_PREFIX "wgc:display:"
 #define WINDOW_PREFIX "wgc:window:"
 #define PIXEL_FORMAT_BGRA8 87    /* Windows.Graphics.DirectX.DirectXPixelFormat.B8G8R8A8UIntNormalized (= DXGI_FORMAT_B8G8R8A8_UNORM) */
@@ -339,79 +340,9 @@ static MiniAVResultCode unavailable(void) {
     return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "Windows.Graphics.Capture is not available here: %s; use the gdi backend", unavailable_reason());
 }
 
-/* ------------------------------------------------------------------ DPI (as gdi.c: physical pixels on this thread only) */
-
-typedef DPI_AWARENESS_CONTEXT(WINAPI *set_thread_dpi_fn)(DPI_AWARENESS_CONTEXT);
-static set_thread_dpi_fn set_thread_dpi;
-typedef HRESULT(WINAPI *dwm_get_attribute_fn)(HWND, DWORD, PVOID, DWORD);
-static dwm_get_attribute_fn dwm_get_attribute;
-static INIT_ONCE user_once = INIT_ONCE_STATIC_INIT;
-
-static BOOL CALLBACK load_user(PINIT_ONCE once, PVOID param, PVOID *ctx) {
-    (void)once, (void)param, (void)ctx;
-    set_thread_dpi = load_symbol<set_thread_dpi_fn>(GetModuleHandleW(L"user32.dll"), "SetThreadDpiAwarenessContext");
-    dwm_get_attribute = load_symbol<dwm_get_attribute_fn>(LoadLibraryW(L"dwmapi.dll"), "DwmGetWindowAttribute");
-    return TRUE;
-}
-
-static DPI_AWARENESS_CONTEXT dpi_enter(void) {
-    InitOnceExecuteOnce(&user_once, load_user, nullptr, nullptr);
-    return set_thread_dpi ? set_thread_dpi(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) : nullptr;
-}
-
-static void dpi_leave(DPI_AWARENESS_CONTEXT old) {
-    if (set_thread_dpi && old) set_thread_dpi(old);
-}
-
 /* ------------------------------------------------------------------ displays */
 
-typedef struct {
-    HMONITOR handle;
-    char name[64]; /* GDI device name, UTF-8 */
-    RECT r;
-    bool primary;
-} wgc_monitor;
-
-typedef struct {
-    wgc_monitor *items;
-    uint32_t count;
-} monitor_list;
-
-static BOOL CALLBACK monitor_cb(HMONITOR m, HDC dc, LPRECT rc, LPARAM param) {
-    (void)dc, (void)rc;
-    monitor_list *list = (monitor_list *)param;
-    if (list->count >= MAX_MONITORS) return FALSE;
-    MONITORINFOEXW mi;
-    memset(&mi, 0, sizeof mi);
-    mi.cbSize = sizeof mi;
-    if (!GetMonitorInfoW(m, (MONITORINFO *)&mi)) return TRUE;
-    wgc_monitor *g = &list->items[list->count++];
-    g->handle = m;
-    miniav_utf16_to_utf8(g->name, sizeof g->name, mi.szDevice);
-    g->r = mi.rcMonitor;
-    g->primary = (mi.dwFlags & MONITORINFOF_PRIMARY) != 0;
-    return TRUE;
-}
-
-static uint32_t list_monitors(wgc_monitor out[MAX_MONITORS]) {
-    monitor_list list = {out, 0};
-    DPI_AWARENESS_CONTEXT old = dpi_enter();
-    EnumDisplayMonitors(nullptr, nullptr, monitor_cb, (LPARAM)&list);
-    dpi_leave(old);
-    return list.count;
-}
-
-static bool find_monitor(const char *id, wgc_monitor *out) {
-    if (strncmp(id, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX))) return false;
-    wgc_monitor mons[MAX_MONITORS];
-    uint32_t n = list_monitors(mons);
-    for (uint32_t i = 0; i < n; i++)
-        if (!strcmp(mons[i].name, id + strlen(DISPLAY_PREFIX))) {
-            *out = mons[i];
-            return true;
-        }
-    return false;
-}
+/* Monitors, windows, ids and the thread's DPI awareness: win32_screen.c (shared with gdi). */
 
 static MiniAVResultCode display_not_found(const char *id) {
     return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
@@ -426,106 +357,38 @@ static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopba
     /* dxgi lists the same monitors where it runs (gdi defers to us otherwise): no duplicates. */
     if (miniav_backend_usable(MINIAV_DEVICE_TYPE_SCREEN, &miniav_dxgi_screen)) return MINIAV_SUCCESS;
 #endif
-    wgc_monitor mons[MAX_MONITORS];
-    uint32_t n = list_monitors(mons);
-    for (uint32_t i = 0; i < n; i++) {
-        MiniAVDeviceInfo *dev = miniav_device_list_add(out);
-        if (!dev) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-        RECT r = mons[i].r;
-        snprintf(dev->device_id, sizeof dev->device_id, DISPLAY_PREFIX "%s", mons[i].name);
-        snprintf(dev->name, sizeof dev->name, "%s (%ldx%ld)", mons[i].name, (long)(r.right - r.left), (long)(r.bottom - r.top));
-        dev->is_default = mons[i].primary;
-        dev->x = r.left, dev->y = r.top;
-        dev->width = (uint32_t)(r.right - r.left), dev->height = (uint32_t)(r.bottom - r.top);
-    }
-    return MINIAV_SUCCESS;
+    uint32_t n;
+    return miniav_win32_add_monitors(out, DISPLAY_PREFIX, &n);
 }
 
 /* ------------------------------------------------------------------ windows */
-
-/* Cloaked windows (other virtual desktops, suspended UWP apps) are "visible" but never on screen. */
-static bool is_cloaked(HWND w) {
-    DWORD cloaked = 0;
-    return dwm_get_attribute && SUCCEEDED(dwm_get_attribute(w, 14 /* DWMWA_CLOAKED */, &cloaked, sizeof cloaked)) && cloaked;
-}
-
-/* The same filter as gdi.c: what a user calls an application window. */
-static bool is_app_window(HWND w) {
-    if (!IsWindowVisible(w) || GetWindowTextLengthW(w) == 0) return false;
-    LONG_PTR ex = GetWindowLongPtrW(w, GWL_EXSTYLE);
-    if (ex & WS_EX_TOOLWINDOW) return false;
-    if (GetWindow(w, GW_OWNER) && !(ex & WS_EX_APPWINDOW)) return false;
-    wchar_t cls[64];
-    if (GetClassNameW(w, cls, 64) && !wcscmp(cls, L"Progman")) return false;
-    return !is_cloaked(w);
-}
 
 /* What WGC captures of a window: its visible bounds (the DWM's extended frame bounds,
  * without the invisible resize borders), in physical pixels on a DPI-aware thread. */
 static RECT window_bounds(HWND w) {
     RECT r = {0, 0, 0, 0};
-    if (!dwm_get_attribute || FAILED(dwm_get_attribute(w, 9 /* DWMWA_EXTENDED_FRAME_BOUNDS */, &r, sizeof r))) GetWindowRect(w, &r);
+    if (FAILED(miniav_win32_dwm_attribute(w, 9 /* DWMWA_EXTENDED_FRAME_BOUNDS */, &r, sizeof r))) GetWindowRect(w, &r);
     return r;
 }
 
-typedef struct {
-    miniav_device_list *out;
-    MiniAVResultCode r;
-} window_ctx;
-
-static BOOL CALLBACK window_cb(HWND w, LPARAM param) {
-    window_ctx *ctx = (window_ctx *)param;
-    if (!is_app_window(w)) return TRUE;
-    MiniAVDeviceInfo *dev = miniav_device_list_add(ctx->out);
-    if (!dev) {
-        ctx->r = miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-        return FALSE;
-    }
-    snprintf(dev->device_id, sizeof dev->device_id, WINDOW_PREFIX "0x%llx", (unsigned long long)(uintptr_t)w);
-    wchar_t text[256];
-    text[0] = 0;
-    GetWindowTextW(w, text, 256);
-    miniav_utf16_to_utf8(dev->name, sizeof dev->name, text);
-    text[0] = 0;
-    GetClassNameW(w, text, 256);
-    miniav_utf16_to_utf8(dev->class_name, sizeof dev->class_name, text);
-    DWORD pid = 0;
-    GetWindowThreadProcessId(w, &pid);
-    dev->process_id = pid;
+/* Where a listed window is, and its capture size (the whole window, as WGC sees it). */
+static void window_geometry(HWND w, MiniAVDeviceInfo *dev) {
     RECT r = window_bounds(w);
     dev->x = r.left, dev->y = r.top;
     dev->width = r.right > r.left ? (uint32_t)(r.right - r.left) : 0;
     dev->height = r.bottom > r.top ? (uint32_t)(r.bottom - r.top) : 0;
-    return TRUE;
 }
 
 static MiniAVResultCode enumerate_windows(miniav_device_list *out) {
     if (!available()) return unavailable();
-    window_ctx ctx = {out, MINIAV_SUCCESS};
-    DPI_AWARENESS_CONTEXT old = dpi_enter();
-    EnumWindows(window_cb, (LPARAM)&ctx);
-    dpi_leave(old);
-    return ctx.r;
+    return miniav_win32_enumerate_windows(out, WINDOW_PREFIX, window_geometry);
 }
 
 /* ------------------------------------------------------------------ ids, formats */
 
 static bool owns_id(const char *id) { return id && !strncmp(id, "wgc:", 4); }
 
-static bool parse_window_id(const char *id, HWND *w) {
-    if (strncmp(id, WINDOW_PREFIX, strlen(WINDOW_PREFIX))) return false;
-    const char *num = id + strlen(WINDOW_PREFIX);
-    if (!*num) return false;
-    char *end;
-    unsigned long long v = strtoull(num, &end, 0);
-    if (*end || v == 0) return false;
-    *w = (HWND)(uintptr_t)v;
-    return true;
-}
-
-static MiniAVResultCode window_not_found(const char *id) {
-    return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no window %s (closed?); list windows with enumerateWindows()", id);
-}
+static bool parse_window_id(const char *id, HWND *w) { return miniav_win32_parse_window_id(id, WINDOW_PREFIX, w); }
 
 static MiniAVResultCode bad_id(const char *id) {
     return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
@@ -537,14 +400,14 @@ static MiniAVResultCode video_formats(const char *id, MiniAVVideoFormatInfo **fo
     if (!available()) return unavailable();
     uint32_t w, h;
     HWND hwnd;
-    wgc_monitor mon;
+    miniav_win32_monitor mon;
     if (parse_window_id(id, &hwnd)) {
-        if (!IsWindow(hwnd)) return window_not_found(id);
-        DPI_AWARENESS_CONTEXT old = dpi_enter();
+        if (!IsWindow(hwnd)) return miniav_win32_window_not_found(id);
+        DPI_AWARENESS_CONTEXT old = miniav_win32_dpi_enter();
         RECT r = window_bounds(hwnd);
-        dpi_leave(old);
+        miniav_win32_dpi_leave(old);
         w = r.right > r.left ? (uint32_t)(r.right - r.left) : 0, h = r.bottom > r.top ? (uint32_t)(r.bottom - r.top) : 0;
-    } else if (find_monitor(id, &mon)) {
+    } else if (miniav_win32_find_monitor(id, DISPLAY_PREFIX, &mon)) {
         w = (uint32_t)(mon.r.right - mon.r.left), h = (uint32_t)(mon.r.bottom - mon.r.top);
     } else {
         return strncmp(id, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) ? bad_id(id) : display_not_found(id);
@@ -664,28 +527,6 @@ static ITypedEventHandler *handler_create(const IID *iid, bool marks_closed, wgc
     return as_com;
 }
 
-/* ------------------------------------------------------------------ GPU buffers (as dxgi.c) */
-
-typedef struct {
-    ID3D11Texture2D *tex;
-    HANDLE handle; /* NT handle of tex, for the application's OpenSharedResource1 */
-} gpu_buffer;
-
-typedef struct {
-    uint32_t count;
-    gpu_buffer *b; /* follows the struct in the same allocation */
-} gpu_set;
-
-/* When the pool is freed, perhaps after the stream, on the thread of the last release. */
-static void gpu_set_free(void *ctx) {
-    gpu_set *set = (gpu_set *)ctx;
-    for (uint32_t i = 0; i < set->count; i++) {
-        if (set->b[i].handle) CloseHandle(set->b[i].handle);
-        if (set->b[i].tex) set->b[i].tex->Release();
-    }
-    free(set);
-}
-
 /* ------------------------------------------------------------------ state */
 
 typedef struct {
@@ -712,7 +553,7 @@ typedef struct {
     wgc_signal *signal;
     ID3D11Texture2D *last;       /* the last image, delivered size: staging (CPU) or default (GPU) */
     bool have_image;
-    gpu_set *gpu_current;
+    miniav_d3d11_set *gpu_current; /* GPU: the pool's shared textures */
     size_t frame_bytes;
 } wgc_state;
 
@@ -748,39 +589,7 @@ static MiniAVResultCode make_pool(miniav_stream *s, wgc_state *st) {
     uint32_t count = miniav_stream_pool_size(s, DEFAULT_POOL);
     st->frame_bytes = (size_t)st->width * st->height * 4;
     if (!st->gpu) return miniav_stream_ensure_pool(s, count, st->frame_bytes);
-    gpu_set *set = (gpu_set *)calloc(1, sizeof *set + count * sizeof(gpu_buffer));
-    if (!set) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
-    set->b = (gpu_buffer *)(set + 1);
-    D3D11_TEXTURE2D_DESC d;
-    memset(&d, 0, sizeof d);
-    d.Width = st->width, d.Height = st->height, d.MipLevels = 1, d.ArraySize = 1;
-    d.Format = DXGI_FORMAT_B8G8R8A8_UNORM, d.SampleDesc.Count = 1, d.Usage = D3D11_USAGE_DEFAULT;
-    d.BindFlags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET;
-    d.MiscFlags = D3D11_RESOURCE_MISC_SHARED | D3D11_RESOURCE_MISC_SHARED_NTHANDLE;
-    for (uint32_t i = 0; i < count; i++, set->count++) {
-        HRESULT hr = st->dev->CreateTexture2D(&d, nullptr, &set->b[i].tex);
-        IDXGIResource1 *res = nullptr;
-        if (SUCCEEDED(hr)) hr = set->b[i].tex->QueryInterface(__uuidof(IDXGIResource1), (void **)&res);
-        if (SUCCEEDED(hr)) {
-            hr = res->CreateSharedHandle(nullptr, DXGI_SHARED_RESOURCE_READ | DXGI_SHARED_RESOURCE_WRITE, nullptr, &set->b[i].handle);
-            res->Release();
-        }
-        if (FAILED(hr)) {
-            set->count++;
-            gpu_set_free(set);
-            return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a shared %ux%u texture (0x%08lx); ask for CPU output", st->width,
-                               st->height, (unsigned long)hr);
-        }
-    }
-    miniav_pool_hooks hooks;
-    hooks.on_release = nullptr, hooks.on_free = gpu_set_free, hooks.ctx = set;
-    MiniAVResultCode r = miniav_stream_ensure_external_pool(s, count, &hooks);
-    if (r) {
-        gpu_set_free(set);
-        return r;
-    }
-    st->gpu_current = set; /* the old set belongs to the old pool now, freed with it */
-    return MINIAV_SUCCESS;
+    return miniav_d3d11_make_pool(s, st->dev, count, st->width, st->height, 0, &st->gpu_current);
 }
 
 /* The delivered size from the source size; false when a region no longer fits. */
@@ -814,13 +623,9 @@ static HRESULT keep_image(miniav_stream *s, wgc_state *st, IDirect3D11CaptureFra
         return S_FALSE; /* a surface of the old size: the pool is being recreated */
     }
     if (!st->last) {
-        d.Width = st->width, d.Height = st->height, d.MipLevels = d.ArraySize = 1, d.MiscFlags = 0;
+        d.Width = st->width, d.Height = st->height;
         d.Format = DXGI_FORMAT_B8G8R8A8_UNORM, d.SampleDesc.Count = 1, d.SampleDesc.Quality = 0;
-        if (st->gpu)
-            d.Usage = D3D11_USAGE_DEFAULT, d.BindFlags = D3D11_BIND_SHADER_RESOURCE, d.CPUAccessFlags = 0;
-        else
-            d.Usage = D3D11_USAGE_STAGING, d.BindFlags = 0, d.CPUAccessFlags = D3D11_CPU_ACCESS_READ;
-        hr = st->dev->CreateTexture2D(&d, nullptr, &st->last);
+        hr = miniav_d3d11_image_texture(st->dev, d, st->gpu, &st->last);
     }
     if (SUCCEEDED(hr)) {
         D3D11_BOX box = {ox, oy, 0, ox + st->width, oy + st->height, 1};
@@ -831,39 +636,6 @@ static HRESULT keep_image(miniav_stream *s, wgc_state *st, IDirect3D11CaptureFra
     return hr;
 }
 
-/* Waits for the GPU to finish what was queued (an event query); false after GPU_WAIT_US. */
-static bool gpu_finish(wgc_state *st) {
-    st->ctx->End(st->done);
-    st->ctx->Flush();
-    int64_t deadline = MiniAV_GetTimeUs() + GPU_WAIT_US;
-    BOOL finished = FALSE;
-    while (st->ctx->GetData(st->done, &finished, sizeof finished, 0) != S_OK || !finished) {
-        if (MiniAV_GetTimeUs() > deadline) return false;
-        Sleep(0);
-    }
-    return true;
-}
-
-/* Rows of the mapped image into a frame: channel order and opaque alpha in the one pass
- * the copy is anyway. */
-static void copy_rows(uint8_t *dst, const uint8_t *src, UINT pitch, uint32_t w, uint32_t h, MiniAVPixelFormat fmt) {
-    bool swap = fmt == MINIAV_PIXEL_FORMAT_RGBA32 || fmt == MINIAV_PIXEL_FORMAT_RGBX32;
-    for (uint32_t y = 0; y < h; y++) {
-        uint32_t *d = (uint32_t *)(dst + (size_t)y * w * 4);
-        const uint32_t *row = (const uint32_t *)(src + (size_t)y * pitch);
-        if (!swap) {
-            memcpy(d, row, (size_t)w * 4);
-            if (fmt == MINIAV_PIXEL_FORMAT_BGRA32)
-                for (uint32_t x = 0; x < w; x++) d[x] |= 0xff000000u;
-            continue;
-        }
-        for (uint32_t x = 0; x < w; x++) {
-            uint32_t v = row[x];
-            d[x] = (v & 0x0000ff00u) | ((v >> 16) & 0xffu) | ((v & 0xffu) << 16) | 0xff000000u;
-        }
-    }
-}
-
 /* One frame from the last image into a pool buffer and to the application. */
 static void deliver(miniav_stream *s, wgc_state *st, int64_t ts) {
     miniav_slot *slot = miniav_stream_acquire(s);
@@ -871,41 +643,14 @@ static void deliver(miniav_stream *s, wgc_state *st, int64_t ts) {
     MiniAVBuffer *b = &slot->buffer;
     memset(b, 0, sizeof *b);
     if (st->gpu) {
-        ID3D11Texture2D *tex = st->gpu_current->b[slot->index].tex;
-        st->ctx->CopyResource(tex, st->last);
-        if (!gpu_finish(st)) {
-            miniav_stream_abandon(s, slot);
-            miniav_stream_count_lost(s, 1);
-            return;
-        }
-        b->content_type = MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE;
-        b->data.video.native_gpu_shared_handle = st->gpu_current->b[slot->index].handle;
-        b->data.video.native_gpu_texture_ptr = tex;
+        if (!miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last)) return;
     } else {
         D3D11_MAPPED_SUBRESOURCE m;
-        HRESULT hr = st->ctx->Map(st->last, 0, D3D11_MAP_READ, 0, &m);
-        if (FAILED(hr)) {
-            miniav_stream_abandon(s, slot);
-            miniav_stream_count_lost(s, 1);
-            return;
-        }
-        copy_rows(slot->mem, (const uint8_t *)m.pData, m.RowPitch, st->width, st->height, s->video.pixel_format);
-        st->ctx->Unmap(st->last, 0);
-        s->copies.fetch_add(1);
-        b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
-        b->data.video.num_planes = 1;
-        b->data.video.planes[0] = slot->mem;
-        b->data.video.stride_bytes[0] = st->width * 4;
-        b->data.video.plane_size_bytes[0] = st->frame_bytes;
-        b->data_size_bytes = st->frame_bytes;
+        if (!miniav_d3d11_map_frame(s, slot, st->ctx, st->last, &m)) return;
+        miniav_d3d11_copy_rows(slot->mem, (const uint8_t *)m.pData, m.RowPitch, st->width, st->height, s->video.pixel_format);
+        miniav_d3d11_cpu_frame(s, slot, st->ctx, st->last, st->width, st->frame_bytes);
     }
-    b->type = MINIAV_BUFFER_TYPE_VIDEO;
-    b->timestamp_us = ts;
-    b->data.video.width = st->width;
-    b->data.video.height = st->height;
-    b->data.video.pixel_format = s->video.pixel_format;
-    b->data.video.native_gpu_dmabuf_fd = -1;
-    miniav_stream_deliver(s, slot);
+    miniav_d3d11_deliver(s, slot, ts, st->width, st->height);
 }
 
 /* The source has a new size: recreate the frame pool, new buffers, FORMAT_CHANGED.
@@ -1008,14 +753,7 @@ static void *capture_thread(void *arg) {
             if (paced) s->skipped.fetch_add(1);
             continue;
         }
-        if (!got && (!paced || st->skip_unchanged)) {
-            if (paced) s->skipped.fetch_add(1);
-            continue;
-        }
-        if (!got) ts = MiniAV_GetTimeUs(); /* the same image again, now */
-        if (ts <= last_ts) ts = last_ts + 1;
-        last_ts = ts;
-        deliver(s, st, ts);
+        if (miniav_d3d11_frame_due(s, got != 0, paced, st->skip_unchanged, &ts, &last_ts)) deliver(s, st, ts);
     }
     if (SUCCEEDED(co)) CoUninitialize();
     return nullptr;
@@ -1055,7 +793,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     MiniAVResultCode r = MINIAV_SUCCESS;
     HRESULT hr;
     HWND hwnd;
-    wgc_monitor mon;
+    miniav_win32_monitor mon;
     SizeInt32 size = {0, 0};
     if (s->screen_target == MINIAV_SCREEN_TARGET_WINDOW) {
         if (!parse_window_id(s->device_id, &hwnd)) {
@@ -1064,7 +802,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
             goto fail;
         }
         if (!IsWindow(hwnd)) {
-            r = window_not_found(s->device_id);
+            r = miniav_win32_window_not_found(s->device_id);
             goto fail;
         }
         st->is_window = true;
@@ -1076,7 +814,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
             r = miniav_fail(MINIAV_ERROR_INVALID_ARG, "'%s' is a window: open it with { window: id }", s->device_id);
             goto fail;
         }
-        if (!find_monitor(s->device_id, &mon)) {
+        if (!miniav_win32_find_monitor(s->device_id, DISPLAY_PREFIX, &mon)) {
             r = strncmp(s->device_id, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) ? bad_id(s->device_id) : display_not_found(s->device_id);
             goto fail;
         }
@@ -1128,13 +866,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
                         (unsigned long)hr);
         goto fail;
     }
-    if (st->gpu) {
-        D3D11_QUERY_DESC qd = {D3D11_QUERY_EVENT, 0};
-        if (FAILED(hr = st->dev->CreateQuery(&qd, &st->done))) {
-            r = miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "cannot create a Direct3D query (0x%08lx)", (unsigned long)hr);
-            goto fail;
-        }
-    }
+    if (st->gpu && (r = miniav_d3d11_event_query(st->dev, &st->done))) goto fail;
     f.width = st->width, f.height = st->height;
     f.fourcc = 0;
     s->video = f;
