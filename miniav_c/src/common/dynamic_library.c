@@ -5,7 +5,6 @@
 #include "miniav_internal.h"
 
 #include <stdio.h>
-
 #include <stdlib.h>
 #ifdef _WIN32
 /* Windows: LoadLibrary for what an edition may lack (Media Foundation on "N" editions,

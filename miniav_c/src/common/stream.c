@@ -169,7 +169,8 @@ MiniAVResultCode miniav_find_backend(MiniAVDeviceType type, const char *device_i
     if (forced[0])
         return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND,
                            "the %s backend '%s' (forced by %s) has no device '%s'; list its ids with enumerate, or unset the forced backend",
-                           type_names[type], forced, preferred && *preferred ? "the stream option" : type_env[type], device_id);
+                           type_names[type], forced, preferred && *preferred ? "the stream option" : "MiniAV_SetBackend or the environment",
+                           device_id);
     return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "no %s with id '%s'; list the ids with enumerate%s", type_names[type], device_id,
                        miniav_env_flag("MINIAV_FAKE_DEVICES") ? "" : " (the virtual 'test-pattern' device is listed when MINIAV_FAKE_DEVICES=1)");
 }
