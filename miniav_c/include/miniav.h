@@ -245,6 +245,11 @@ typedef struct {
             uint32_t stride_bytes[MINIAV_MAX_PLANES];
             void *planes[MINIAV_MAX_PLANES];
             size_t plane_size_bytes[MINIAV_MAX_PLANES];
+            /* Content type GPU_D3D11_HANDLE (Windows): an NT handle to the frame's texture
+             * (D3D11_RESOURCE_MISC_SHARED_NTHANDLE), owned by MiniAV and valid until release:
+             * open it on your own device (ID3D11Device1::OpenSharedResource1), do not close it;
+             * DuplicateHandle it to keep it longer. The texture pointer is that texture on
+             * MiniAV's own device: identification only, its context is MiniAV's to use. */
             void *native_gpu_shared_handle;
             void *native_gpu_texture_ptr;
             int native_gpu_dmabuf_fd;  /* dmabuf.fd[0] */

@@ -210,12 +210,13 @@ export interface DmaBufInfo {
 /**
  * A frame as a Direct3D 11 texture (contentType 'gpu-d3d11', Windows with `output: 'gpu'`):
  * open it on your device with ID3D11Device1::OpenSharedResource1(sharedHandle). Both
- * values belong to the stream and are valid only until `release()`.
+ * values belong to the stream and are valid only until `release()`: do not CloseHandle the
+ * handle (DuplicateHandle it to keep it longer).
  */
 export interface D3D11TextureInfo {
   /** The texture's NT handle (HANDLE), shared with D3D11_RESOURCE_MISC_SHARED_NTHANDLE. */
   sharedHandle: bigint;
-  /** The ID3D11Texture2D* on MiniAV's own device (for code in the same process and device). */
+  /** The ID3D11Texture2D* on MiniAV's own device: identification only (MiniAV's capture thread uses that device's context). */
   texture: bigint;
 }
 
