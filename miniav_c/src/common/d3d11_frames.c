@@ -82,36 +82,62 @@ MiniAVResultCode miniav_d3d11_event_query(ID3D11Device *dev, ID3D11Query **out) 
 HRESULT miniav_d3d11_wait(ID3D11DeviceContext *ctx, ID3D11Query *query, int64_t timeout_us) {
     ID3D11DeviceContext_End(ctx, (ID3D11Asynchronous *)query);
     ID3D11DeviceContext_Flush(ctx);
-    int64_t deadline = MiniAV_GetTimeUs() + timeout_us;
+    int64_t start = MiniAV_GetTimeUs(), deadline = start + timeout_us;
     HRESULT hr;
-    while ((hr = ID3D11DeviceContext_GetData(ctx, (ID3D11Asynchronous *)query, NULL, 0, 0)) == S_FALSE && MiniAV_GetTimeUs() < deadline)
-        Sleep(0);
+    /* A copy is usually done within a millisecond: yield (Sleep(0)) for the first
+     * MINIAV_D3D11_SPIN_US, then sleep (Sleep(1)) rather than spin a core until the
+     * deadline. The last GetData is asked at or after the deadline, after the last sleep. */
+    while ((hr = ID3D11DeviceContext_GetData(ctx, (ID3D11Asynchronous *)query, NULL, 0, 0)) == S_FALSE) {
+        int64_t now = MiniAV_GetTimeUs();
+        if (now >= deadline) break;
+        Sleep(now - start < MINIAV_D3D11_SPIN_US ? 0 : 1);
+    }
     return hr;
+}
+
+HRESULT miniav_d3d11_device_lost(ID3D11DeviceContext *ctx, HRESULT hr) {
+    ID3D11Device *dev = NULL;
+    HRESULT reason = S_OK;
+    ID3D11DeviceContext_GetDevice(ctx, &dev);
+    if (dev) {
+        reason = ID3D11Device_GetDeviceRemovedReason(dev);
+        ID3D11Device_Release(dev);
+    }
+    if (FAILED(reason)) return reason;
+    if (hr == DXGI_ERROR_DEVICE_REMOVED || hr == DXGI_ERROR_DEVICE_RESET || hr == DXGI_ERROR_DEVICE_HUNG || hr == DXGI_ERROR_DRIVER_INTERNAL_ERROR)
+        return hr;
+    return S_OK;
 }
 
 /* ------------------------------------------------------------------ delivery */
 
-bool miniav_d3d11_gpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Query *done, const miniav_d3d11_set *set,
-                            ID3D11Texture2D *image) {
+/* A frame that cannot be delivered: the slot back, the frame counted lost, and whether
+ * the device is gone (its reason) or this frame only (S_FALSE). */
+static HRESULT frame_lost(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, HRESULT hr) {
+    miniav_stream_abandon(s, slot);
+    miniav_stream_count_lost(s, 1);
+    HRESULT lost = miniav_d3d11_device_lost(ctx, hr);
+    return FAILED(lost) ? lost : S_FALSE;
+}
+
+HRESULT miniav_d3d11_gpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Query *done, const miniav_d3d11_set *set,
+                               ID3D11Texture2D *image) {
     ID3D11Texture2D *tex = set->b[slot->index].tex;
     ID3D11DeviceContext_CopyResource(ctx, (ID3D11Resource *)tex, (ID3D11Resource *)image);
-    if (miniav_d3d11_wait(ctx, done, MINIAV_D3D11_WAIT_US) != S_OK) {
-        miniav_stream_abandon(s, slot);
-        miniav_stream_count_lost(s, 1);
-        return false;
-    }
+    HRESULT hr = miniav_d3d11_wait(ctx, done, MINIAV_D3D11_WAIT_US);
+    if (hr != S_OK) return frame_lost(s, slot, ctx, hr);
     MiniAVBuffer *b = &slot->buffer;
     b->content_type = MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE;
     b->data.video.native_gpu_shared_handle = set->b[slot->index].handle;
     b->data.video.native_gpu_texture_ptr = tex;
-    return true;
+    return S_OK;
 }
 
-bool miniav_d3d11_map_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging, D3D11_MAPPED_SUBRESOURCE *m) {
-    if (SUCCEEDED(ID3D11DeviceContext_Map(ctx, (ID3D11Resource *)staging, 0, D3D11_MAP_READ, 0, m))) return true;
-    miniav_stream_abandon(s, slot);
-    miniav_stream_count_lost(s, 1);
-    return false;
+HRESULT miniav_d3d11_map_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging,
+                               D3D11_MAPPED_SUBRESOURCE *m) {
+    HRESULT hr = ID3D11DeviceContext_Map(ctx, (ID3D11Resource *)staging, 0, D3D11_MAP_READ, 0, m);
+    if (SUCCEEDED(hr)) return S_OK;
+    return frame_lost(s, slot, ctx, hr);
 }
 
 void miniav_d3d11_cpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging, uint32_t width,

@@ -23,6 +23,8 @@ extern "C" {
 
 /* The longest wait for a GPU copy before its frame is dropped. */
 #define MINIAV_D3D11_WAIT_US 200000
+/* How long that wait only yields (Sleep(0)) between polls before it sleeps (Sleep(1)). */
+#define MINIAV_D3D11_SPIN_US 2000
 
 typedef struct {
     ID3D11Texture2D *tex;
@@ -49,18 +51,27 @@ HRESULT miniav_d3d11_image_texture(ID3D11Device *dev, D3D11_TEXTURE2D_DESC like,
 /* An event query for miniav_d3d11_wait (fails naming it). */
 MiniAVResultCode miniav_d3d11_event_query(ID3D11Device *dev, ID3D11Query **out);
 /* Ends `query` after what ctx has queued, flushes, and waits at most timeout_us for the
- * GPU to get there. S_OK: done; S_FALSE: not in time; a failure: the device's (removed). */
+ * GPU to get there (yielding for the first MINIAV_D3D11_SPIN_US, then sleeping 1 ms
+ * between polls). S_OK: done; S_FALSE: not in time; a failure: the device's (removed). */
 HRESULT miniav_d3d11_wait(ID3D11DeviceContext *ctx, ID3D11Query *query, int64_t timeout_us);
+/* Whether ctx's device is gone (removed, reset, hung: a driver update or reset, a GPU
+ * unplugged), given hr, a failure from a call on it: the reason (a failure), else S_OK.
+ * Nothing on that device works again; the capture must make a new one. */
+HRESULT miniav_d3d11_device_lost(ID3D11DeviceContext *ctx, HRESULT hr);
 
 /* A delivery from the kept image, on a slot from miniav_stream_acquire (its buffer
  * cleared): miniav_d3d11_gpu_frame (GPU output) or miniav_d3d11_map_frame, the backend's
- * copy of the rows, miniav_d3d11_cpu_frame (CPU output); then miniav_d3d11_deliver. A
- * false answer means the slot was abandoned and the frame counted lost. */
+ * copy of the rows, miniav_d3d11_cpu_frame (CPU output); then miniav_d3d11_deliver.
+ * Their answer: S_OK, go on; otherwise the slot was abandoned and the frame counted lost,
+ * and S_FALSE means this frame only (the copy was late, a transient failure) while a
+ * failure means the device is gone (miniav_d3d11_device_lost's reason): the capture loop
+ * should say so (MINIAV_ERROR_DEVICE_LOST) and end. */
 /* Copies `image` into the slot's shared texture, waits for the copy, fills the GPU fields. */
-bool miniav_d3d11_gpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Query *done, const miniav_d3d11_set *set,
-                            ID3D11Texture2D *image);
+HRESULT miniav_d3d11_gpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Query *done, const miniav_d3d11_set *set,
+                               ID3D11Texture2D *image);
 /* Maps the staging texture for reading. */
-bool miniav_d3d11_map_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging, D3D11_MAPPED_SUBRESOURCE *m);
+HRESULT miniav_d3d11_map_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging,
+                               D3D11_MAPPED_SUBRESOURCE *m);
 /* Unmaps it, counts the copy, fills the CPU fields of a one-plane frame `width` wide. */
 void miniav_d3d11_cpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11DeviceContext *ctx, ID3D11Texture2D *staging, uint32_t width,
                             size_t frame_bytes);

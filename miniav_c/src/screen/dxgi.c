@@ -567,19 +567,27 @@ static HRESULT keep_image(miniav_stream *s, dxgi_state *st, IDXGIResource *res) 
     return hr;
 }
 
-/* One frame from the kept image into a pool buffer and to the application. */
-static void deliver(miniav_stream *s, dxgi_state *st, int64_t ts) {
+/* The device is gone (driver update or reset, GPU removed): said once, the loop ends. */
+static void device_lost(miniav_stream *s, HRESULT hr) {
+    miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST, "the graphics driver was reset (0x%08lx): start the capture again",
+                       (unsigned long)hr);
+}
+
+/* One frame from the kept image into a pool buffer and to the application. False when
+ * the device is gone (event emitted): the loop ends. */
+static bool deliver(miniav_stream *s, dxgi_state *st, int64_t ts) {
     miniav_slot *slot = miniav_stream_acquire(s);
-    if (!slot) return; /* counted as a drop */
+    if (!slot) return true; /* counted as a drop */
     MiniAVBuffer *b = &slot->buffer;
     memset(b, 0, sizeof *b);
     uint8_t *cursor_mem = NULL;
+    HRESULT hr;
     if (st->gpu) {
-        if (!miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last)) return;
+        if ((hr = miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last)) != S_OK) goto lost;
         cursor_mem = st->gpu_current->b[slot->index].mem;
     } else {
         D3D11_MAPPED_SUBRESOURCE m;
-        if (!miniav_d3d11_map_frame(s, slot, st->ctx, st->staging, &m)) return;
+        if ((hr = miniav_d3d11_map_frame(s, slot, st->ctx, st->staging, &m)) != S_OK) goto lost;
         copy_frame(s, st, slot->mem, m.pData, m.RowPitch, s->video.pixel_format);
         miniav_d3d11_cpu_frame(s, slot, st->ctx, st->staging, st->width, st->frame_bytes);
         cursor_mem = slot->mem + st->frame_bytes;
@@ -588,6 +596,11 @@ static void deliver(miniav_stream *s, dxgi_state *st, int64_t ts) {
     }
     if (st->cursor == MINIAV_CURSOR_METADATA) pointer_metadata(s, st, &b->data.video.cursor, cursor_mem);
     miniav_d3d11_deliver(s, slot, ts, st->width, st->height);
+    return true;
+lost: /* the slot is back, the frame counted lost */
+    if (hr == S_FALSE) return true;
+    device_lost(s, hr);
+    return false;
 }
 
 static void *capture_thread(void *arg) {
@@ -616,13 +629,13 @@ static void *capture_thread(void *arg) {
         HRESULT hr = IDXGIOutputDuplication_AcquireNextFrame(st->dup, paced ? 0 : ACQUIRE_TIMEOUT_MS, &fi, &res);
         bool fresh = false;
         int64_t ts = 0;
+        HRESULT gone = S_OK;
         st->ptr_changed = false;
         if (hr == DXGI_ERROR_ACCESS_LOST || hr == DXGI_ERROR_INVALID_CALL) {
             release_duplication(st); /* duplicated again on the next tick */
             continue;
         } else if (hr == DXGI_ERROR_DEVICE_REMOVED || hr == DXGI_ERROR_DEVICE_RESET) {
-            miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST, "the graphics driver was reset (0x%08lx): start the capture again",
-                               (unsigned long)hr);
+            device_lost(s, hr);
             break;
         } else if (SUCCEEDED(hr)) {
             if (st->cursor != MINIAV_CURSOR_NONE) update_pointer(st, &fi);
@@ -631,12 +644,18 @@ static void *capture_thread(void *arg) {
                 if (SUCCEEDED(kh)) {
                     fresh = true;
                     ts = fi.LastPresentTime.QuadPart ? miniav_time_from_qpc(fi.LastPresentTime.QuadPart) : MiniAV_GetTimeUs();
+                } else if (FAILED(gone = miniav_d3d11_device_lost(st->ctx, kh))) {
+                    /* below: said and the loop ends */
                 } else {
                     miniav_log(MINIAV_LOG_LEVEL_WARN, "dxgi: cannot copy the desktop image (0x%08lx)", (unsigned long)kh);
                 }
             }
             IDXGIResource_Release(res);
             IDXGIOutputDuplication_ReleaseFrame(st->dup);
+            if (FAILED(gone)) {
+                device_lost(s, gone);
+                break;
+            }
         } else if (hr != DXGI_ERROR_WAIT_TIMEOUT) {
             miniav_log(MINIAV_LOG_LEVEL_WARN, "dxgi: AcquireNextFrame failed (0x%08lx); duplicating again", (unsigned long)hr);
             release_duplication(st);
@@ -645,7 +664,7 @@ static void *capture_thread(void *arg) {
         if (!st->have_image) continue;
         bool changed = fresh || (st->ptr_changed && st->cursor != MINIAV_CURSOR_NONE);
         if (!fresh) ts = MiniAV_GetTimeUs(); /* no new image (a pointer move, or a repeat): now */
-        if (miniav_d3d11_frame_due(s, changed, paced, st->skip_unchanged, &ts, &last_ts)) deliver(s, st, ts);
+        if (miniav_d3d11_frame_due(s, changed, paced, st->skip_unchanged, &ts, &last_ts) && !deliver(s, st, ts)) break;
     }
     if (SUCCEEDED(co)) CoUninitialize();
     return NULL;
@@ -706,8 +725,35 @@ fail:
     return r;
 }
 
+/* A device gone since configure (a driver update or reset: the DEVICE_LOST event) is
+ * made again, on the output's adapter as it is now, so that starting again works. */
+static MiniAVResultCode renew_device(miniav_stream *s, dxgi_state *st) {
+    if (st->dev && ID3D11Device_GetDeviceRemovedReason(st->dev) == S_OK) return MINIAV_SUCCESS;
+    release_textures(st);
+    if (st->done) ID3D11Query_Release(st->done);
+    if (st->ctx) ID3D11DeviceContext_Release(st->ctx);
+    if (st->dev) ID3D11Device_Release(st->dev);
+    st->done = NULL, st->ctx = NULL, st->dev = NULL;
+    dxgi_output o;
+    MiniAVResultCode r = find_output(s->device_id, &o);
+    if (r) return r;
+    output_release(&st->out);
+    st->out = o;
+    DXGI_ADAPTER_DESC1 ad;
+    if (SUCCEEDED(IDXGIAdapter1_GetDesc1(st->out.adapter, &ad))) st->adapter_luid = ad.AdapterLuid;
+    HRESULT hr = create_device(st->out.adapter, &st->dev, &st->ctx);
+    if (FAILED(hr)) {
+        st->dev = NULL, st->ctx = NULL;
+        return miniav_fail(MINIAV_ERROR_DEVICE_LOST, "cannot create a Direct3D 11 device for %s again (0x%08lx); use the gdi backend", s->device_id,
+                           (unsigned long)hr);
+    }
+    return st->gpu_requested ? miniav_d3d11_event_query(st->dev, &st->done) : MINIAV_SUCCESS;
+}
+
 static MiniAVResultCode start(miniav_stream *s) {
     dxgi_state *st = s->backend_data;
+    MiniAVResultCode r = renew_device(s, st);
+    if (r) return r;
     st->cursor = s->screen_options.cursor;
     st->skip_unchanged = s->screen_options.skip_unchanged != 0;
     /* Decided again each start: an earlier run may have fallen back for a rotated display. */
@@ -721,7 +767,7 @@ static MiniAVResultCode start(miniav_stream *s) {
         return duplication_error(hr, s->device_id);
     }
     read_duplication_desc(st);
-    MiniAVResultCode r = fit_target(s, st);
+    r = fit_target(s, st);
     if (r) {
         release_duplication(st);
         return r;

@@ -45,8 +45,11 @@
  *
  * Cursor: NONE and COMPOSITE set IsCursorCaptureEnabled (Windows 10 2004+; older ones
  * always draw it); METADATA is NOT_SUPPORTED (WGC gives no pointer shape: dxgi does, for
- * displays, and gdi for windows). The yellow capture border is turned off where
- * IGraphicsCaptureSession3 exists (Windows 11); Windows 10 always draws it.
+ * displays, and gdi for windows). The yellow capture border: where
+ * IGraphicsCaptureSession3 exists (Windows 11) IsBorderRequired is set false, but Windows
+ * honours that only for an app granted borderless capture by
+ * GraphicsCaptureAccess.RequestAccessAsync(Borderless), which is not asked here: the call
+ * succeeds and the border stays for most apps. Windows 10 always draws it.
  *
  * Device ids: "wgc:window:0x<HWND>", "wgc:display:<GDI device name>" (e.g.
  * wgc:display:\\.\DISPLAY1). Windows are listed here when WGC is available; displays only
@@ -265,7 +268,7 @@ template <class F> static F load_symbol(HMODULE m, const char *name) {
 }
 
 static bool probe_steps(void) {
-    HMODULE combase = LoadLibraryW(L"combase.dll"); /* kept for the life of the process */
+    HMODULE combase = LoadLibraryExW(L"combase.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32); /* System32 only; kept for the life of the process */
     ro_get_activation_factory = load_symbol<ro_get_activation_factory_fn>(combase, "RoGetActivationFactory");
     windows_create_string_reference = load_symbol<windows_create_string_reference_fn>(combase, "WindowsCreateStringReference");
     if (!ro_get_activation_factory || !windows_create_string_reference) {
@@ -294,7 +297,7 @@ static bool probe_steps(void) {
                  (unsigned long)hr);
         return false;
     }
-    HMODULE d3d11 = LoadLibraryW(L"d3d11.dll");
+    HMODULE d3d11 = LoadLibraryExW(L"d3d11.dll", nullptr, LOAD_LIBRARY_SEARCH_SYSTEM32); /* not a KnownDLL: System32 only */
     create_direct3d_device = load_symbol<create_d3d_device_fn>(d3d11, "CreateDirect3D11DeviceFromDXGIDevice");
     if (!create_direct3d_device) {
         snprintf(probe_reason, sizeof probe_reason, "d3d11.dll has no CreateDirect3D11DeviceFromDXGIDevice (Windows 10 needed)");
@@ -555,6 +558,7 @@ typedef struct {
     bool have_image;
     miniav_d3d11_set *gpu_current; /* GPU: the pool's shared textures */
     size_t frame_bytes;
+    bool warned_copy;            /* "cannot copy a frame" said this run (once per stream start) */
 } wgc_state;
 
 static void release_capture(wgc_state *st) {
@@ -636,21 +640,41 @@ static HRESULT keep_image(miniav_stream *s, wgc_state *st, IDirect3D11CaptureFra
     return hr;
 }
 
-/* One frame from the last image into a pool buffer and to the application. */
-static void deliver(miniav_stream *s, wgc_state *st, int64_t ts) {
+/* Our D3D11 device is gone (a driver update or reset, the GPU removed: `hr` says which):
+ * WGC delivers no more frames on it, and nothing copies. Said once; the loop ends. start()
+ * makes a new device. */
+static void device_lost(miniav_stream *s, wgc_state *st, HRESULT hr) {
+    miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_DEVICE_LOST,
+                       "the graphics device was removed or reset (0x%08lx: a driver update or reset?) while capturing %s: start the capture again",
+                       (unsigned long)hr, st->target);
+}
+
+/* One frame from the last image into a pool buffer and to the application. False when
+ * the device is gone (event emitted): the loop ends. */
+static bool deliver(miniav_stream *s, wgc_state *st, int64_t ts) {
     miniav_slot *slot = miniav_stream_acquire(s);
-    if (!slot) return; /* counted as a drop */
+    if (!slot) return true; /* counted as a drop */
     MiniAVBuffer *b = &slot->buffer;
     memset(b, 0, sizeof *b);
+    HRESULT hr;
     if (st->gpu) {
-        if (!miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last)) return;
+        hr = miniav_d3d11_gpu_frame(s, slot, st->ctx, st->done, st->gpu_current, st->last);
     } else {
         D3D11_MAPPED_SUBRESOURCE m;
-        if (!miniav_d3d11_map_frame(s, slot, st->ctx, st->last, &m)) return;
-        miniav_d3d11_copy_rows(slot->mem, (const uint8_t *)m.pData, m.RowPitch, st->width, st->height, s->video.pixel_format);
-        miniav_d3d11_cpu_frame(s, slot, st->ctx, st->last, st->width, st->frame_bytes);
+        hr = miniav_d3d11_map_frame(s, slot, st->ctx, st->last, &m);
+        if (hr == S_OK) {
+            miniav_d3d11_copy_rows(slot->mem, (const uint8_t *)m.pData, m.RowPitch, st->width, st->height, s->video.pixel_format);
+            miniav_d3d11_cpu_frame(s, slot, st->ctx, st->last, st->width, st->frame_bytes);
+        }
     }
-    miniav_d3d11_deliver(s, slot, ts, st->width, st->height);
+    if (hr == S_OK) {
+        miniav_d3d11_deliver(s, slot, ts, st->width, st->height);
+        return true;
+    }
+    /* The slot is back and the frame counted lost: a late copy, or the device gone. */
+    if (hr == S_FALSE) return true;
+    device_lost(s, st, hr);
+    return false;
 }
 
 /* The source has a new size: recreate the frame pool, new buffers, FORMAT_CHANGED.
@@ -707,7 +731,15 @@ static int take_frame(miniav_stream *s, wgc_state *st, int64_t *ts) {
             result = 1;
             *ts = SUCCEEDED(frame->get_SystemRelativeTime(&when)) && when.Duration > 0 ? miniav_time_from_100ns_qpc(when.Duration) : MiniAV_GetTimeUs();
         } else if (FAILED(hr)) {
-            miniav_log(MINIAV_LOG_LEVEL_WARN, "wgc: cannot copy a frame of %s (0x%08lx)", st->target, (unsigned long)hr);
+            HRESULT gone = miniav_d3d11_device_lost(st->ctx, hr);
+            if (FAILED(gone)) {
+                device_lost(s, st, gone);
+                result = -1;
+            } else if (!st->warned_copy) { /* once per stream: it may fail for every frame */
+                st->warned_copy = true;
+                miniav_log(MINIAV_LOG_LEVEL_WARN, "wgc: cannot copy a frame of %s (0x%08lx); frames that fail so are skipped, said once",
+                           st->target, (unsigned long)hr);
+            }
         }
     }
     close_object(frame);
@@ -749,11 +781,18 @@ static void *capture_thread(void *arg) {
         int64_t ts = 0;
         int got = take_frame(s, st, &ts);
         if (got < 0) break;
+        /* A removed device gets no more frames from WGC: unpaced, the loop would wait
+         * forever without this (a cheap call, asked only when no frame came). */
+        HRESULT gone = got ? S_OK : st->dev->GetDeviceRemovedReason();
+        if (FAILED(gone)) {
+            device_lost(s, st, gone);
+            break;
+        }
         if (paused || !st->have_image) {
             if (paced) s->skipped.fetch_add(1);
             continue;
         }
-        if (miniav_d3d11_frame_due(s, got != 0, paced, st->skip_unchanged, &ts, &last_ts)) deliver(s, st, ts);
+        if (miniav_d3d11_frame_due(s, got != 0, paced, st->skip_unchanged, &ts, &last_ts) && !deliver(s, st, ts)) break;
     }
     if (SUCCEEDED(co)) CoUninitialize();
     return nullptr;
@@ -877,8 +916,24 @@ fail:
     return r;
 }
 
+/* A device gone since configure (a driver update or reset: the DEVICE_LOST event) is
+ * made again, so that starting again works. */
+static MiniAVResultCode renew_device(wgc_state *st) {
+    if (st->dev && st->rt_device && st->dev->GetDeviceRemovedReason() == S_OK) return MINIAV_SUCCESS;
+    release(st->rt_device);
+    release(st->done);
+    release(st->ctx);
+    release(st->dev);
+    HRESULT hr = create_device(st);
+    if (FAILED(hr))
+        return miniav_fail(MINIAV_ERROR_DEVICE_LOST, "cannot create a Direct3D 11 device for Windows.Graphics.Capture again (0x%08lx); use the gdi backend",
+                           (unsigned long)hr);
+    return st->gpu ? miniav_d3d11_event_query(st->dev, &st->done) : MINIAV_SUCCESS;
+}
+
 static MiniAVResultCode start(miniav_stream *s) {
     wgc_state *st = (wgc_state *)s->backend_data;
+    st->warned_copy = false;
     st->cursor = s->screen_options.cursor;
     st->skip_unchanged = s->screen_options.skip_unchanged != 0;
     if (st->cursor == MINIAV_CURSOR_METADATA)
@@ -894,7 +949,8 @@ static MiniAVResultCode start(miniav_stream *s) {
         return miniav_fail(MINIAV_ERROR_INVALID_ARG, "%s is now %ux%u: the region %ux%u at (%d,%d) no longer fits", st->target, st->src_w, st->src_h,
                            st->width, st->height, s->region_x, s->region_y);
     s->video.width = st->width, s->video.height = st->height;
-    MiniAVResultCode r = MINIAV_SUCCESS;
+    MiniAVResultCode r = renew_device(st);
+    if (r) return r;
     IGraphicsCaptureSession2 *session2 = nullptr;
     IGraphicsCaptureSession3 *session3 = nullptr;
     const char *step = "";

@@ -35,7 +35,8 @@ static INIT_ONCE dwm_once = INIT_ONCE_STATIC_INIT;
 /* dwmapi is loaded, not linked: only window attributes are asked of it. */
 static BOOL CALLBACK load_dwm(PINIT_ONCE once, PVOID param, PVOID *ctx) {
     (void)once, (void)param, (void)ctx;
-    HMODULE dwm = LoadLibraryW(L"dwmapi.dll"); /* kept for the life of the process */
+    /* System32 only: dwmapi is no KnownDLL, and the application's folder is not trusted. */
+    HMODULE dwm = LoadLibraryExW(L"dwmapi.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32); /* kept for the life of the process */
     if (dwm) dwm_get_attribute = (dwm_get_attribute_fn)(void (*)(void))GetProcAddress(dwm, "DwmGetWindowAttribute");
     return TRUE;
 }
