@@ -5,7 +5,9 @@ import { audio, loopback } from '../dist/index.js';
 import { closeLater, frequency, waitFor } from './helpers.mjs';
 
 async function capture(t, api, options, seconds) {
-  const stream = closeLater(t, await api.open('test-pattern', options));
+  // Room for 0.6 s of buffers: a slow first JavaScript turn (an ASan build, a busy machine)
+  // must not drop any, since these tests count every buffer; dropping is tested elsewhere.
+  const stream = closeLater(t, await api.open('test-pattern', { poolSize: 64, maxQueued: 60, ...options }));
   const { sampleRate, channels } = stream.format;
   const samples = [];
   const buffers = [];
