@@ -24,6 +24,27 @@ extern "C" {
 #include "miniav.h"
 }
 
+#ifdef _WIN32
+// Windows: Node-API comes from the host executable. The import library names "node.exe",
+// and it is delay-loaded (dlltool --output-delaylib) so this hook can answer with the
+// process's own executable whatever its name: Electron apps, renamed node.exe.
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <delayimp.h>
+
+static FARPROC WINAPI LoadNodeFromHost(unsigned event, PDelayLoadInfo info) {
+  if (event == dliNotePreLoadLibrary && info && info->szDll && _stricmp(info->szDll, "node.exe") == 0)
+    return reinterpret_cast<FARPROC>(GetModuleHandleW(nullptr));
+  return nullptr;
+}
+
+// Before any napi_* call: Node calls the module's init only after loading it.
+BOOL WINAPI DllMain(HINSTANCE, DWORD reason, LPVOID) {
+  if (reason == DLL_PROCESS_ATTACH) __pfnDliNotifyHook2 = LoadNodeFromHost;
+  return TRUE;
+}
+#endif
+
 namespace {
 
 struct AddonData {
