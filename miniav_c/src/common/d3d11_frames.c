@@ -126,6 +126,9 @@ HRESULT miniav_d3d11_gpu_frame(miniav_stream *s, miniav_slot *slot, ID3D11Device
     ID3D11DeviceContext_CopyResource(ctx, (ID3D11Resource *)tex, (ID3D11Resource *)image);
     HRESULT hr = miniav_d3d11_wait(ctx, done, MINIAV_D3D11_WAIT_US);
     if (hr != S_OK) return frame_lost(s, slot, ctx, hr);
+    /* A copy on the GPU, but a copy of the frame all the same: counted, as Media
+     * Foundation's GPU path counts its own, so `copies` means the same on every path. */
+    atomic_fetch_add(&s->copies, 1);
     MiniAVBuffer *b = &slot->buffer;
     b->content_type = MINIAV_BUFFER_CONTENT_TYPE_GPU_D3D11_HANDLE;
     b->data.video.native_gpu_shared_handle = set->b[slot->index].handle;
