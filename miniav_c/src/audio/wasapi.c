@@ -65,24 +65,11 @@ static MiniAVResultCode configure(miniav_stream *s) {
     if (r) return r;
     char name[256];
     if (wasapi_endpoint_name(eCapture, t.endpoint_id, name, sizeof name)) snprintf(t.what, sizeof t.what, "audio input '%.250s'", name);
-    r = wasapi_resolve_format(s, &t);
-    wasapi_capture *cap = NULL;
-    if (!r) r = wasapi_capture_create(s, &t, &cap);
-    if (!r) s->backend_data = cap;
-    return r;
-}
-
-static MiniAVResultCode start(miniav_stream *s) { return wasapi_capture_start(s->backend_data); }
-
-static void stop(miniav_stream *s) { wasapi_capture_stop(s->backend_data); }
-
-static void destroy(miniav_stream *s) {
-    wasapi_capture_destroy(s->backend_data);
-    s->backend_data = NULL;
+    return wasapi_configure(s, &t);
 }
 
 const miniav_backend miniav_wasapi_audio = {
     .name = "wasapi", .type = MINIAV_DEVICE_TYPE_AUDIO, .available = wasapi_available,
     .enumerate = enumerate, .owns_id = owns_id, .audio_formats = audio_formats,
-    .configure = configure, .start = start, .stop = stop, .destroy = destroy,
+    .configure = configure, .start = wasapi_start, .stop = wasapi_stop, .destroy = wasapi_destroy,
 };

@@ -925,7 +925,10 @@ static void *run(void *arg) {
     return NULL;
 }
 
-MiniAVResultCode wasapi_capture_create(miniav_stream *s, const wasapi_target *t, wasapi_capture **out) {
+static void capture_stop(wasapi_capture *cap);
+static void capture_destroy(wasapi_capture *cap);
+
+static MiniAVResultCode capture_create(miniav_stream *s, const wasapi_target *t, wasapi_capture **out) {
     wasapi_capture *cap = calloc(1, sizeof *cap);
     if (!cap) return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "out of memory");
     cap->stream = s;
@@ -937,14 +940,14 @@ MiniAVResultCode wasapi_capture_create(miniav_stream *s, const wasapi_target *t,
     cap->audio_event = CreateEventW(NULL, FALSE, FALSE, NULL);
     if (!cap->wake || !cap->ready || !cap->audio_event) {
         DWORD e = GetLastError();
-        wasapi_capture_destroy(cap);
+        capture_destroy(cap);
         return miniav_fail(MINIAV_ERROR_SYSTEM_CALL_FAILED, "CreateEvent failed (error %lu)", (unsigned long)e);
     }
     *out = cap;
     return MINIAV_SUCCESS;
 }
 
-MiniAVResultCode wasapi_capture_start(wasapi_capture *cap) {
+static MiniAVResultCode capture_start(wasapi_capture *cap) {
     miniav_stream *s = cap->stream;
     const MiniAVAudioInfo *f = &s->audio;
     const uint32_t out_bpf = f->channel_count * miniav_audio_format_bytes(f->format);
@@ -967,20 +970,20 @@ MiniAVResultCode wasapi_capture_start(wasapi_capture *cap) {
     if (r) return r;
     cap->thread_running = true;
     if (WaitForSingleObject(cap->ready, START_TIMEOUT_MS) != WAIT_OBJECT_0) {
-        wasapi_capture_stop(cap);
+        capture_stop(cap);
         return miniav_fail(MINIAV_ERROR_TIMEOUT, "%s did not start within %d ms", cap->target.what, START_TIMEOUT_MS);
     }
     if (cap->start_code) {
         r = cap->start_code;
         char message[512];
         miniav_copy_string(message, sizeof message, cap->start_message);
-        wasapi_capture_stop(cap);
+        capture_stop(cap);
         return miniav_fail(r, "%s", message);
     }
     return MINIAV_SUCCESS;
 }
 
-void wasapi_capture_stop(wasapi_capture *cap) {
+static void capture_stop(wasapi_capture *cap) {
     if (!cap || !cap->thread_running) return;
     atomic_store(&cap->thread.stop, true); /* before the wake, so the woken loop sees it */
     SetEvent(cap->wake);
@@ -988,11 +991,29 @@ void wasapi_capture_stop(wasapi_capture *cap) {
     cap->thread_running = false;
 }
 
-void wasapi_capture_destroy(wasapi_capture *cap) {
+static void capture_destroy(wasapi_capture *cap) {
     if (!cap) return;
-    wasapi_capture_stop(cap);
+    capture_stop(cap);
     if (cap->wake) CloseHandle(cap->wake);
     if (cap->ready) CloseHandle(cap->ready);
     if (cap->audio_event) CloseHandle(cap->audio_event);
     free(cap);
 }
+
+MiniAVResultCode wasapi_configure(miniav_stream *s, const wasapi_target *t) {
+    MiniAVResultCode r = wasapi_resolve_format(s, t);
+    wasapi_capture *cap = NULL;
+    if (!r) r = capture_create(s, t, &cap);
+    if (!r) s->backend_data = cap;
+    return r;
+}
+
+MiniAVResultCode wasapi_start(miniav_stream *s) { return capture_start(s->backend_data); }
+
+void wasapi_stop(miniav_stream *s) { capture_stop(s->backend_data); }
+
+void wasapi_destroy(miniav_stream *s) {
+    capture_destroy(s->backend_data);
+    s->backend_data = NULL;
+}
+

@@ -82,12 +82,14 @@ MiniAVResultCode wasapi_check_process_loopback(void);
 
 typedef struct wasapi_capture wasapi_capture;
 
-/* A capture for s (configured: s->audio is final). */
-MiniAVResultCode wasapi_capture_create(miniav_stream *s, const wasapi_target *t, wasapi_capture **out);
-/* Starts the capture thread and waits until the device runs (or says why not). */
-MiniAVResultCode wasapi_capture_start(wasapi_capture *cap);
-/* No callbacks after it returns; safe after the device ended on its own. */
-void wasapi_capture_stop(wasapi_capture *cap);
-void wasapi_capture_destroy(wasapi_capture *cap);
+/* What both backends' configure ends with: the format (wasapi_resolve_format), then a
+ * capture of t as s->backend_data. */
+MiniAVResultCode wasapi_configure(miniav_stream *s, const wasapi_target *t);
+/* The backend table's start/stop/destroy, for input and loopback alike. start runs the
+ * capture thread and waits until the device runs (or says why not); stop leaves no callbacks
+ * after it returns and is safe after the device ended on its own. */
+MiniAVResultCode wasapi_start(miniav_stream *s);
+void wasapi_stop(miniav_stream *s);
+void wasapi_destroy(miniav_stream *s);
 
 #endif

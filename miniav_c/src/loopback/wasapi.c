@@ -251,20 +251,7 @@ static MiniAVResultCode configure(miniav_stream *s) {
     wasapi_target t;
     MiniAVResultCode r = make_target(s->device_id, &t);
     if (!r && t.source == WASAPI_SOURCE_PROCESS) r = check_process(&t);
-    if (!r) r = wasapi_resolve_format(s, &t);
-    wasapi_capture *cap = NULL;
-    if (!r) r = wasapi_capture_create(s, &t, &cap);
-    if (!r) s->backend_data = cap;
-    return r;
-}
-
-static MiniAVResultCode start(miniav_stream *s) { return wasapi_capture_start(s->backend_data); }
-
-static void stop(miniav_stream *s) { wasapi_capture_stop(s->backend_data); }
-
-static void destroy(miniav_stream *s) {
-    wasapi_capture_destroy(s->backend_data);
-    s->backend_data = NULL;
+    return r ? r : wasapi_configure(s, &t);
 }
 
 /* Process loopback takes any process id (the tree is captured from activation on, whether
@@ -277,6 +264,6 @@ static bool process_target_id(uint32_t pid, char *id, size_t id_size) {
 const miniav_backend miniav_wasapi_loopback = {
     .name = "wasapi", .type = MINIAV_DEVICE_TYPE_LOOPBACK, .available = wasapi_available,
     .enumerate = enumerate, .owns_id = owns_id, .audio_formats = audio_formats,
-    .configure = configure, .start = start, .stop = stop, .destroy = destroy,
+    .configure = configure, .start = wasapi_start, .stop = wasapi_stop, .destroy = wasapi_destroy,
     .process_target_id = process_target_id,
 };
