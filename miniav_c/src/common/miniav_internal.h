@@ -277,5 +277,9 @@ void miniav_library_close(miniav_library *lib);
  * "<who>: <no_gpu>"; with no_gpu NULL the backend decides about GPU output itself. */
 MiniAVResultCode miniav_screen_resolve_format(MiniAVVideoFormatInfo *f, uint32_t source_w, uint32_t source_h, const char *who,
                                               const char *offered, const char *no_gpu, double *period_us);
+/* INVALID_ARG unless the stream's region lies inside a display of display_w x display_h:
+ * "region WxH at (x,y) does not fit the DWxDH <what>[ <id>]" (id NULL: left out). */
+MiniAVResultCode miniav_screen_check_region(const miniav_stream *s, uint32_t display_w, uint32_t display_h, const char *what,
+                                            const char *id);
 
 #endif

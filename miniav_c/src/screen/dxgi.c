@@ -470,9 +470,8 @@ static MiniAVResultCode fit_target(miniav_stream *s, dxgi_state *st) {
         st->width = st->desk_w, st->height = st->desk_h;
         return MINIAV_SUCCESS;
     }
-    if ((uint64_t)s->region_x + s->region_width > st->desk_w || (uint64_t)s->region_y + s->region_height > st->desk_h)
-        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u display %s", s->region_width, s->region_height,
-                           s->region_x, s->region_y, st->desk_w, st->desk_h, s->device_id);
+    MiniAVResultCode r = miniav_screen_check_region(s, st->desk_w, st->desk_h, "display", s->device_id);
+    if (r) return r;
     st->width = s->region_width, st->height = s->region_height;
     return MINIAV_SUCCESS;
 }

@@ -598,11 +598,8 @@ static MiniAVResultCode configure(miniav_stream *s) {
         uint32_t dw = (uint32_t)(st->display.right - st->display.left), dh = (uint32_t)(st->display.bottom - st->display.top);
         st->width = dw, st->height = dh;
         if (s->screen_target == MINIAV_SCREEN_TARGET_REGION) {
-            if ((uint64_t)s->region_x + s->region_width > dw || (uint64_t)s->region_y + s->region_height > dh) {
-                r = miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u display %s", s->region_width,
-                                s->region_height, s->region_x, s->region_y, dw, dh, s->device_id);
-                goto fail;
-            }
+            r = miniav_screen_check_region(s, dw, dh, "display", s->device_id);
+            if (r) goto fail;
             st->is_region = true;
             st->width = s->region_width, st->height = s->region_height;
         }

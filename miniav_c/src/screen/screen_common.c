@@ -1,5 +1,5 @@
-/* Format checks that every CPU screen backend (x11, gdi, dxgi) makes the same way; see
- * miniav_screen_resolve_format in miniav_internal.h. */
+/* Checks that the screen backends (x11, gdi, dxgi, the test pattern) make the same way; see
+ * miniav_screen_resolve_format and miniav_screen_check_region in miniav_internal.h. */
 #include "../common/miniav_internal.h"
 
 MiniAVResultCode miniav_screen_resolve_format(MiniAVVideoFormatInfo *f, uint32_t source_w, uint32_t source_h, const char *who,
@@ -21,5 +21,13 @@ MiniAVResultCode miniav_screen_resolve_format(MiniAVVideoFormatInfo *f, uint32_t
     f->width = source_w;
     f->height = source_h;
     f->fourcc = 0; /* MiniAV pixel formats only */
+    return MINIAV_SUCCESS;
+}
+
+MiniAVResultCode miniav_screen_check_region(const miniav_stream *s, uint32_t display_w, uint32_t display_h, const char *what,
+                                            const char *id) {
+    if ((uint64_t)s->region_x + s->region_width > display_w || (uint64_t)s->region_y + s->region_height > display_h)
+        return miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u %s%s%s", s->region_width,
+                           s->region_height, s->region_x, s->region_y, display_w, display_h, what, id ? " " : "", id ? id : "");
     return MINIAV_SUCCESS;
 }

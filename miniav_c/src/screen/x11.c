@@ -739,11 +739,8 @@ static MiniAVResultCode configure(miniav_stream *s) {
         st->drawable = st->d.screen->root;
         st->area = display;
         if (s->screen_target == MINIAV_SCREEN_TARGET_REGION) {
-            if ((uint64_t)s->region_x + s->region_width > display.width || (uint64_t)s->region_y + s->region_height > display.height) {
-                r = miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u display %s", s->region_width,
-                                s->region_height, s->region_x, s->region_y, display.width, display.height, s->device_id);
-                goto fail;
-            }
+            r = miniav_screen_check_region(s, display.width, display.height, "display", s->device_id);
+            if (r) goto fail;
             st->area = (rect){display.x + s->region_x, display.y + s->region_y, s->region_width, s->region_height};
         }
         st->display_x = st->area.x, st->display_y = st->area.y;

@@ -211,9 +211,8 @@ static MiniAVResultCode configure(miniav_stream *s) {
         return miniav_fail(MINIAV_ERROR_DEVICE_NOT_FOUND, "the test pattern is a display and has no windows; use ConfigureDisplay");
     uint32_t x_offset = 0, virtual_width = 0;
     if (screen && s->screen_target == MINIAV_SCREEN_TARGET_REGION) {
-        if ((uint64_t)s->region_x + s->region_width > DISPLAY_WIDTH || (uint64_t)s->region_y + s->region_height > DISPLAY_HEIGHT)
-            return miniav_fail(MINIAV_ERROR_INVALID_ARG, "region %ux%u at (%d,%d) does not fit the %ux%u test-pattern display",
-                               s->region_width, s->region_height, s->region_x, s->region_y, DISPLAY_WIDTH, DISPLAY_HEIGHT);
+        MiniAVResultCode r = miniav_screen_check_region(s, DISPLAY_WIDTH, DISPLAY_HEIGHT, "test-pattern display", NULL);
+        if (r) return r;
         if ((f.width && f.width != s->region_width) || (f.height && f.height != s->region_height))
             return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "a region is captured at its own size (%ux%u); leave width and height unset",
                                s->region_width, s->region_height);
