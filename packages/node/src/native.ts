@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MiniAVError } from '@miniav/platform-interface';
+import { MiniAVError, type CameraProperty } from '@miniav/platform-interface';
 
 export interface NativeDevice {
   id: string;
@@ -95,21 +95,8 @@ export interface NativeStreamTarget {
   height?: number;
 }
 
-export interface NativeProperty {
-  name: string;
-  label: string;
-  type: 'integer' | 'boolean' | 'menu' | 'button';
-  min: number;
-  max: number;
-  step: number;
-  default: number;
-  value: number;
-  hasAuto: boolean;
-  auto: boolean;
-  readOnly: boolean;
-  inactive: boolean;
-  menu?: { value: number; name: string }[];
-}
+/** The addon builds the public CameraProperty itself (MiniAVCameraProperty field by field). */
+export type NativeProperty = CameraProperty;
 
 export interface NativeStream {
   configure(target: NativeStreamTarget, format: Record<string, number>): NativeVideoFormat | NativeAudioFormat;
