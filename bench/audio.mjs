@@ -15,6 +15,7 @@ import { ensurePulseServer, serverName } from './lib/audio-rig.mjs';
 import { measureMiniAVAudio, BUFFER_FRAMES, CHANNELS, RATE } from './lib/audio-miniav.mjs';
 import { measurePipeAudio } from './lib/audio-pipe.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
+import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -27,39 +28,17 @@ const FIRST_SAMPLE_MAX_MS = 30; // MiniAV: first sample in the handler <= 30 ms 
 const children = new Set();
 let rig = null;
 
-function parseArgs(argv) {
-  let seconds = 10;
-  let soak = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--soak') soak = Number(argv[++i]);
-    else if (a.startsWith('--soak=')) soak = Number(a.slice('--soak='.length));
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/audio.mjs [--seconds N] [--soak SECONDS]   (default 10 s per case; --soak: MiniAV only)');
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
-  if (!(soak >= 0 && soak <= 3600)) throw new Error('--soak must be in [0, 3600]');
-  return { seconds, soak };
-}
+const USAGE = 'node bench/audio.mjs [--seconds N] [--soak SECONDS]   (default 10 s per case; --soak: MiniAV only)';
+const OPTIONS = { seconds: { default: 10, min: 0, max: 60 }, soak: { default: 0, min: 0, max: 3600, minIncluded: true } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (s) => process.stderr.write(`${s}\n`);
 
 function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   rig?.stop();
 }
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnExit(cleanup);
 
 async function runCase(name, id, fn) {
   progress(`# ${name} ...`);
@@ -87,7 +66,7 @@ const COLUMNS = [
 ];
 
 async function main() {
-  const { seconds, soak } = parseArgs(process.argv.slice(2));
+  const { seconds, soak } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   rig = ensurePulseServer(REPO_DIR);
   const server = serverName();
   progress(`# server: ${server} at ${rig.server}${rig.startedRig ? ' (rig started for this run)' : ''}; source ${rig.mic}`);

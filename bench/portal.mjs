@@ -17,6 +17,7 @@ import { formatTable, machineInfo } from './lib/report.mjs';
 import { RIG_DIR, sourcesDiff, sourcesSnapshot, startPortalRig } from './lib/portal-rig.mjs';
 import { measureMiniAVVideo } from './lib/portal-miniav.mjs';
 import { gstArgs, gstMissing, measureGst } from './lib/portal-gst.mjs';
+import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -33,25 +34,13 @@ const children = new Set();
 const gstPids = new Set();
 let rig = null;
 
-function parseArgs(argv) {
-  let seconds = 5;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--help' || a === '-h') {
-      console.log(`usage: node bench/portal.mjs [--seconds N]   (default 5 s per case, after ${WARMUP_S} s of warm-up)`);
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  if (!(seconds > 0 && seconds <= 30)) throw new Error('--seconds must be in (0, 30]');
-  return { seconds };
-}
+const USAGE = `node bench/portal.mjs [--seconds N]   (default 5 s per case, after ${WARMUP_S} s of warm-up)`;
+const OPTIONS = { seconds: { default: 5, min: 0, max: 30 } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   for (const pid of gstPids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -166,7 +155,7 @@ async function idleBaseline() {
 }
 
 async function main() {
-  const { seconds } = parseArgs(process.argv.slice(2));
+  const { seconds } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   mkdirSync(OUT_DIR, { recursive: true });
   const machine = machineInfo();
   const t0 = performance.now();
@@ -357,13 +346,7 @@ async function main() {
   console.error(`\nwhole run ${results.settings.totalWallS} s; wrote ${join(OUT_DIR, 'portal-results.json')}`);
 }
 
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnExit(cleanup);
 
 main()
   .catch((e) => {

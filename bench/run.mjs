@@ -11,6 +11,7 @@ import { measureMiniAV } from './lib/miniav-case.mjs';
 import { measurePipe } from './lib/pipe-case.mjs';
 import { WIDTH, HEIGHT } from './lib/measure.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
+import { parseArgs, killAll, cleanupOnExit } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -22,29 +23,13 @@ const PAUSE_BETWEEN_CASES_MS = 500;
 // Slack on top of the measured seconds before a child is considered hung.
 const CHILD_SLACK_MS = 20000;
 
-/** Every child we start, so none outlives the run (see killChildren). */
+/** Every child we start, so none outlives the run (killed at exit: cleanupOnExit below). */
 const children = new Set();
 
-function parseArgs(argv) {
-  let seconds = 5;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--seconds N]');
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds must be in (0, 60]');
-  return { seconds };
-}
+const USAGE = 'node bench/run.mjs [--seconds N]';
+const OPTIONS = { seconds: { default: 5, min: 0, max: 60 } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function killChildren() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
 
 /** Runs a child to completion with a hard time limit; resolves with its stdout. */
 function runChild(command, args, { env, timeoutMs }) {
@@ -168,7 +153,7 @@ const COLUMNS = [
 
 
 async function main() {
-  const { seconds } = parseArgs(process.argv.slice(2));
+  const { seconds } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   mkdirSync(OUT_DIR, { recursive: true });
   const machine = machineInfo();
   console.error(`MiniAV bench: ${WIDTH}x${HEIGHT} BGRA, ${seconds} s per case, ${machine.cpus} CPUs, Node ${machine.node}`);
@@ -193,13 +178,7 @@ async function main() {
   console.error(`\nwrote ${join(OUT_DIR, 'results.json')}`);
 }
 
-process.on('exit', killChildren);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
+cleanupOnExit(() => killAll(children));
 
 main().catch((e) => {
   console.error(e instanceof Error ? e.message : e);

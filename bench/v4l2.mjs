@@ -16,6 +16,7 @@ import { formatTable, machineInfo } from './lib/report.mjs';
 import { FORMATS, WARMUP_S, rateText, MINIAV_DEVICE_ID, DEVICE, vividThreadCpuMs } from './lib/v4l2-common.mjs';
 import { measureFfmpegV4l2, measureV4l2Ctl } from './lib/v4l2-pipes.mjs';
 import { DriverTrace, miniavLatency, pipeLatency } from './lib/v4l2-trace.mjs';
+import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -32,28 +33,14 @@ const LATENCY_P99_MAX_MS = 2;
 
 const children = new Set();
 
-function parseArgs(argv) {
-  let seconds = 5;
-  let inVm = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--in-vm') inVm = true;
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/v4l2.mjs [--seconds N]   (default 5 s per case, after 1 s of warm-up)');
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  // 6 cases, each warm-up + N s + start-up: keep the whole run within ~3 minutes.
-  if (!(seconds > 0 && seconds <= 20)) throw new Error('--seconds must be in (0, 20]');
-  return { seconds, inVm };
-}
+// 6 cases, each warm-up + N s + start-up: keep the whole run within ~3 minutes.
+const USAGE = 'node bench/v4l2.mjs [--seconds N]   (default 5 s per case, after 1 s of warm-up)';
+const OPTIONS = { seconds: { default: 5, min: 0, max: 20 }, 'in-vm': 'flag' };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
 }
 
 const fmtLabel = (f) => `${f.width}x${f.height} @${rateText(f.rate)}`;
@@ -385,15 +372,9 @@ async function runOnHost(seconds) {
   console.error(`\nwhole run ${wallS} s (VM boot included); wrote ${join(OUT_DIR, 'v4l2-results.json')}`);
 }
 
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnExit(cleanup);
 
-const { seconds, inVm } = parseArgs(process.argv.slice(2));
+const { seconds, inVm } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
 (inVm ? runInVm(seconds) : runOnHost(seconds)).catch((e) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

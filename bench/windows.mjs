@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { WIDTH, HEIGHT, round } from './lib/measure.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
 import { startWineRig, cpuSampler } from './lib/windows-rig.mjs';
+import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -43,26 +44,14 @@ const CHILD_SLACK_MS = 60000; // node.exe start-up under Wine, enumerate, ffmpeg
 const children = new Set();
 let rig = null;
 
-function parseArgs(argv) {
-  let seconds = 5;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/windows.mjs [--seconds N]   (default 5 s per case)');
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  if (!(seconds > 0 && seconds <= 20)) throw new Error('--seconds must be in (0, 20]');
-  return { seconds };
-}
+const USAGE = 'node bench/windows.mjs [--seconds N]   (default 5 s per case)';
+const OPTIONS = { seconds: { default: 5, min: 0, max: 20 } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const winPath = (p) => `Z:${p.replace(/\//g, '\\')}`;
 
 function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   rig?.stop(); // wineserver -k: also ends Windows grandchildren (ffmpeg.exe)
 }
 
@@ -327,7 +316,7 @@ function wineVersion(wine) {
 }
 
 async function main() {
-  const { seconds } = parseArgs(process.argv.slice(2));
+  const { seconds } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   mkdirSync(OUT_DIR, { recursive: true });
   const machine = machineInfo();
   const problems = prepare();
@@ -387,13 +376,7 @@ async function main() {
   console.error(`\nwrote ${join(OUT_DIR, 'windows-results.json')}`);
 }
 
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnExit(cleanup);
 
 main()
   .catch((e) => {

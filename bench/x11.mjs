@@ -16,6 +16,7 @@ import { ensureXServer } from './lib/x11-rig.mjs';
 import { measureMiniAVScreen } from './lib/x11-miniav.mjs';
 import { measureFfmpegX11 } from './lib/x11-ffmpeg.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
+import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = join(BENCH_DIR, '..');
@@ -37,26 +38,14 @@ const FIRST_FRAME_MAX_MS = 50; // MiniAV first frame <= 50 ms after start()
 const children = new Set();
 let rig = null;
 
-function parseArgs(argv) {
-  let seconds = 5;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') seconds = Number(argv[++i]);
-    else if (a.startsWith('--seconds=')) seconds = Number(a.slice('--seconds='.length));
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/x11.mjs [--seconds N]   (default 5 s per case)');
-      process.exit(0);
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  // 8 cases: keep the whole run under 3 minutes.
-  if (!(seconds > 0 && seconds <= 20)) throw new Error('--seconds must be in (0, 20]');
-  return { seconds };
-}
+// 8 cases: keep the whole run under 3 minutes.
+const USAGE = 'node bench/x11.mjs [--seconds N]   (default 5 s per case)';
+const OPTIONS = { seconds: { default: 5, min: 0, max: 20 } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   rig?.stop();
 }
 
@@ -245,7 +234,7 @@ function evaluateTargets(byId) {
 }
 
 async function main() {
-  const { seconds } = parseArgs(process.argv.slice(2));
+  const { seconds } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   mkdirSync(OUT_DIR, { recursive: true });
   const machine = machineInfo();
   rig = ensureXServer(REPO_DIR);
@@ -297,13 +286,7 @@ async function main() {
   console.error(`\nwrote ${join(OUT_DIR, 'x11-results.json')}`);
 }
 
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnExit(cleanup);
 
 main()
   .catch((e) => {
