@@ -4,6 +4,7 @@
 // process.cpuUsage(), both over the same window.
 import { spawn } from 'node:child_process';
 import { FRAME_BYTES, GapRecorder, WIDTH, touch, monoUs, selfCpuMs, procCpuMs, round } from './measure.mjs';
+import { frameReader } from './pipes.mjs';
 
 const STRIDE = WIDTH * 4;
 const FIRST_FRAME_TIMEOUT_MS = 15000;
@@ -28,7 +29,6 @@ export function measurePipe(o) {
 
     // One reused frame buffer: the consumer handles each frame synchronously.
     const frame = Buffer.allocUnsafe(FRAME_BYTES);
-    let filled = 0;
     let stderr = '';
     let state = 'waiting'; // waiting -> measuring -> draining
     let firstFrameUs = null;
@@ -65,19 +65,9 @@ export function measurePipe(o) {
     }
 
     // The copy every pipe reader needs: kernel-sized chunks (64 KiB) into a whole frame.
+    const readFrames = frameReader(frame, onWholeFrame);
     child.stdout.on('data', (chunk) => {
-      if (state === 'draining') return; // keep reading so the child can exit
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = Math.min(chunk.length - pos, FRAME_BYTES - filled);
-        chunk.copy(frame, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled === FRAME_BYTES) {
-          filled = 0;
-          onWholeFrame();
-        }
-      }
+      if (state !== 'draining') readFrames(chunk); // keep reading so the child can exit
     });
     child.stderr.on('data', (d) => {
       stderr += d;

@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { GapRecorder, touch, round, selfCpuMs } from './measure.mjs';
 import { processCpuMs } from './v4l2-common.mjs';
 import { sourcesDiff, sourcesSnapshot } from './portal-rig.mjs';
+import { frameReader, lineReader } from './pipes.mjs';
 
 const PYTHON = process.env.MINIAV_BENCH_PYTHON ?? '/usr/bin/python3';
 const GST_LAUNCH = process.env.GST_LAUNCH ?? 'gst-launch-1.0';
@@ -201,36 +202,26 @@ export function measureGst(o) {
     }
 
     // 'lines': one fakesink "chain" line per buffer; pts (do-timestamp: when pipewiresrc got it).
-    let partial = '';
+    let chunkTime = 0; // every line of a chunk arrived when the chunk did
+    const chainLines = lineReader((line) => {
+      if (!line.includes('last-message = chain')) return;
+      const m = /pts: (\d+):(\d+):(\d+)\.(\d+)/.exec(line);
+      const ptsUs = m ? ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1e6 + Number(m[4].slice(0, 6).padEnd(6, '0')) : null;
+      onFrame(chunkTime, ptsUs);
+    });
     function onLines(chunk) {
-      const t = performance.now();
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop();
-      for (const line of lines) {
-        if (!line.includes('last-message = chain')) continue;
-        const m = /pts: (\d+):(\d+):(\d+)\.(\d+)/.exec(line);
-        const ptsUs = m ? ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1e6 + Number(m[4].slice(0, 6).padEnd(6, '0')) : null;
-        onFrame(t, ptsUs);
-      }
+      chunkTime = performance.now();
+      chainLines(chunk);
     }
 
     // 'pipe': whole frames re-assembled from the pipe.
     const frame = o.mode === 'pipe' ? Buffer.allocUnsafe(o.frameBytes) : null;
-    let filled = 0;
-    function onBytes(chunk) {
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = Math.min(chunk.length - pos, o.frameBytes - filled);
-        chunk.copy(frame, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled === o.frameBytes) {
-          filled = 0;
-          touch(frame, o.stride);
-          onFrame(performance.now(), null);
-        }
-      }
-    }
+    const onBytes =
+      frame &&
+      frameReader(frame, () => {
+        touch(frame, o.stride);
+        onFrame(performance.now(), null);
+      });
 
     child.stdout.on('data', (chunk) => {
       if (state === 'draining') return;

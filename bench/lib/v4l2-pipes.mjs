@@ -10,6 +10,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { GapRecorder, touch, monoUs, selfCpuMs, round } from './measure.mjs';
 import { DEVICE, WARMUP_S, frameBytes, rateText, rateValue, monoClockUs, processCpuMs, vividThreadCpuMs } from './v4l2-common.mjs';
+import { frameReader, lineReader } from './pipes.mjs';
 
 const FIRST_FRAME_TIMEOUT_MS = 20000;
 const EXIT_GRACE_MS = 3000;
@@ -168,7 +169,6 @@ export function measureFfmpegV4l2({ ffmpeg, fmt, seconds, children }) {
   const bytes = frameBytes(fmt);
   const stride = fmt.width * 2;
   const buf = Buffer.allocUnsafe(bytes);
-  let filled = 0;
   let progress = { drop_frames: 0, dup_frames: 0, frame: 0 };
   const args = ffmpegArgs(fmt);
   return measureFramedChild({
@@ -179,31 +179,21 @@ export function measureFfmpegV4l2({ ffmpeg, fmt, seconds, children }) {
     expectedFps: rateValue(fmt.rate),
     counters: () => ({ ...progress }),
     attach(child, hooks) {
-      child.stdout.on('data', (chunk) => {
-        if (hooks.isDraining()) return;
-        let pos = 0;
-        while (pos < chunk.length) {
-          const n = Math.min(chunk.length - pos, bytes - filled);
-          chunk.copy(buf, filled, pos, pos + n);
-          filled += n;
-          pos += n;
-          if (filled === bytes) {
-            filled = 0;
-            touch(buf, stride);
-            hooks.frame();
-          }
-        }
+      const readFrames = frameReader(buf, () => {
+        touch(buf, stride);
+        hooks.frame();
       });
-      let partial = '';
-      child.stderr.on('data', (d) => {
-        const lines = (partial + d).split('\n');
-        partial = lines.pop();
-        for (const line of lines) {
+      child.stdout.on('data', (chunk) => {
+        if (!hooks.isDraining()) readFrames(chunk);
+      });
+      child.stderr.on(
+        'data',
+        lineReader((line) => {
           const m = /^(drop_frames|dup_frames|frame)=(\d+)$/.exec(line.trim());
           if (m) progress = { ...progress, [m[1]]: Number(m[2]) };
           else if (!/^\w+=/.test(line)) hooks.log(line);
-        }
-      });
+        }),
+      );
     },
     finish(ctx) {
       const total = ctx.childMs + ctx.selfMs;

@@ -22,6 +22,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { FRAME_BYTES, GapRecorder, WIDTH, HEIGHT, touch, monoUs, selfCpuMs, round } from './measure.mjs';
+import { frameReader, lineReader } from './pipes.mjs';
 
 const STRIDE = WIDTH * 4;
 const FIRST_FRAME_TIMEOUT_MS = 20000;
@@ -166,7 +167,6 @@ function ffmpegCase(link) {
     const tSpawn = monoUs();
     const child = spawn(cfg.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     const frame = Buffer.allocUnsafe(FRAME_BYTES);
-    let filled = 0;
     let stderr = '';
     let progress = { drop_frames: 0, dup_frames: 0, frame: 0 };
     let state = 'waiting'; // waiting -> measuring -> draining
@@ -207,30 +207,18 @@ function ffmpegCase(link) {
       gaps.mark(t);
     }
 
+    const readFrames = frameReader(frame, onWholeFrame);
     child.stdout.on('data', (chunk) => {
-      if (state === 'draining') return;
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = Math.min(chunk.length - pos, FRAME_BYTES - filled);
-        chunk.copy(frame, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled === FRAME_BYTES) {
-          filled = 0;
-          onWholeFrame();
-        }
-      }
+      if (state !== 'draining') readFrames(chunk);
     });
-    let partial = '';
-    child.stderr.on('data', (d) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop();
-      for (const line of lines) {
+    child.stderr.on(
+      'data',
+      lineReader((line) => {
         const m = /^(frame|drop_frames|dup_frames)=(\d+)$/.exec(line.trim());
         if (m) progress = { ...progress, [m[1]]: Number(m[2]) };
         else if (!/^\w+=/.test(line.trim())) stderr += line + '\n';
-      }
-    });
+      }),
+    );
 
     async function finishWindow() {
       const t1 = monoUs();

@@ -5,6 +5,7 @@
 // (/proc), all over the same window, which starts at the first whole frame.
 import { spawn } from 'node:child_process';
 import { FRAME_BYTES, GapRecorder, WIDTH, HEIGHT, touch, monoUs, selfCpuMs, procCpuMs, round } from './measure.mjs';
+import { frameReader, lineReader } from './pipes.mjs';
 
 const STRIDE = WIDTH * 4;
 const FIRST_FRAME_TIMEOUT_MS = 15000;
@@ -42,7 +43,6 @@ export function measureFfmpegX11(o) {
     o.children.add(child);
 
     const frame = Buffer.allocUnsafe(FRAME_BYTES);
-    let filled = 0;
     let stderr = '';
     let progress = { drop_frames: 0, dup_frames: 0 };
     let state = 'waiting'; // waiting -> measuring -> draining
@@ -78,31 +78,18 @@ export function measureFfmpegX11(o) {
       gaps.mark(t);
     }
 
+    const readFrames = frameReader(frame, onWholeFrame);
     child.stdout.on('data', (chunk) => {
-      if (state === 'draining') return;
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = Math.min(chunk.length - pos, FRAME_BYTES - filled);
-        chunk.copy(frame, filled, pos, pos + n);
-        filled += n;
-        pos += n;
-        if (filled === FRAME_BYTES) {
-          filled = 0;
-          onWholeFrame();
-        }
-      }
+      if (state !== 'draining') readFrames(chunk);
     });
-    let partial = '';
-    child.stderr.on('data', (d) => {
-      const text = partial + d;
-      const lines = text.split('\n');
-      partial = lines.pop();
-      for (const line of lines) {
+    child.stderr.on(
+      'data',
+      lineReader((line) => {
         const m = /^(drop_frames|dup_frames)=(\d+)$/.exec(line.trim());
         if (m) progress = { ...progress, [m[1]]: Number(m[2]) };
         else if (!/^\w+=/.test(line)) stderr += line + '\n';
-      }
-    });
+      }),
+    );
 
     function finishWindow() {
       const t1 = monoUs();
