@@ -58,6 +58,8 @@ test('bad sizes, formats and rates', async () => {
   await assert.rejects(screen.open('test-pattern', { audio: 'loud' }), code('MINIAV_ERROR_INVALID_ARG'));
   await assert.rejects(screen.open('test-pattern', { audio: { sampleFormat: 'f64' } }), code('MINIAV_ERROR_FORMAT_NOT_SUPPORTED'));
   await assert.rejects(loopback.enumerateTargets({ type: 'planet' }), code('MINIAV_ERROR_INVALID_ARG'));
+  // A process id is a positive 32-bit integer (the C API's process_id).
+  for (const processId of [0, -1, 1.5, 2 ** 32]) await assert.rejects(loopback.open({ processId }), code('MINIAV_ERROR_INVALID_ARG'));
 });
 
 test('what the device chose is reported back', async () => {
