@@ -15,7 +15,7 @@ bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make ffprobe:ffmpeg Xvfb:xvf
   pipewire:pipewire-bin pipewire-pulse:pipewire-pulse wireplumber:wireplumber dbus-daemon:dbus \
   /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
   /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
-  /usr/include/xcb/damage.h:libxcb-damage0-dev \
+  /usr/include/xcb/damage.h:libxcb-damage0-dev /usr/include/xcb/render.h:libxcb-render0-dev \
   pkg-config:pkg-config /usr/include/pipewire-0.3/pipewire/pipewire.h:libpipewire-0.3-dev \
   /usr/include/spa-0.2/spa/param/video/format-utils.h:libspa-0.2-dev /usr/include/dbus-1.0/dbus/dbus.h:libdbus-1-dev \
   sway:sway swaybg:swaybg /usr/libexec/xdg-desktop-portal:xdg-desktop-portal \

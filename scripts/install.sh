@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/apt-ensure.sh cmake:cmake g++:g++ make:make /usr/include/pulse/pulseaudio.h:libpulse-dev \
   /usr/include/xcb/xcb.h:libxcb1-dev /usr/include/xcb/shm.h:libxcb-shm0-dev \
   /usr/include/xcb/randr.h:libxcb-randr0-dev /usr/include/xcb/xfixes.h:libxcb-xfixes0-dev \
-  /usr/include/xcb/damage.h:libxcb-damage0-dev \
+  /usr/include/xcb/damage.h:libxcb-damage0-dev /usr/include/xcb/render.h:libxcb-render0-dev \
   pkg-config:pkg-config /usr/include/pipewire-0.3/pipewire/pipewire.h:libpipewire-0.3-dev \
   /usr/include/spa-0.2/spa/param/video/format-utils.h:libspa-0.2-dev /usr/include/dbus-1.0/dbus/dbus.h:libdbus-1-dev
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -9,20 +9,29 @@
  * (round robin), as a capture library with a pool of buffers does: with one segment
  * the destination stays in the CPU cache, with several it may not.
  *
+ * An optional fifth argument, "render", reads the way MiniAV reads displays instead: a
+ * RENDER composite (op SRC) of the root into a 32-bit ARGB pixmap made over each segment
+ * (MIT-SHM shared pixmaps), then a GetInputFocus round trip to know the copy is done.
+ * That copy also sets alpha to 255; GetImage leaves the pad byte as the server has it.
+ *
  * Prints one JSON line: {"fps":..,"cpuMsPerFrame":..,"frames":..}. CPU is this
  * process's user + system time (getrusage); the X server's own CPU is not in it (the
  * benchmark reads that from /proc).
  *
- * usage: bench_x11_raw [seconds [width height [segments]]]   (defaults: 3 1920 1080 1)
+ * usage: bench_x11_raw [seconds [width height [segments [getimage|render]]]]
+ *        (defaults: 3 1920 1080 1 getimage)
  * Needs DISPLAY; exits 77 when there is no X server or no MIT-SHM. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <string.h>
 #include <time.h>
+#include <xcb/render.h>
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 
@@ -48,12 +57,55 @@ static void detach_all(xcb_connection_t *c, const xcb_shm_seg_t *seg, void *cons
     xcb_flush(c);
 }
 
+/* The root's picture and an ARGB picture over each segment; false when the server lacks
+ * RENDER, shared pixmaps or a 32-bit a8r8g8b8 format. */
+static bool make_pictures(xcb_connection_t *c, xcb_screen_t *screen, uint16_t w, uint16_t h, const xcb_shm_seg_t *seg, int segments,
+                          xcb_render_picture_t *source, xcb_render_picture_t *target) {
+    const xcb_query_extension_reply_t *ext = xcb_get_extension_data(c, &xcb_render_id);
+    xcb_render_query_pict_formats_reply_t *formats =
+        ext && ext->present ? xcb_render_query_pict_formats_reply(c, xcb_render_query_pict_formats(c), NULL) : NULL;
+    if (!formats) {
+        fprintf(stderr, "bench_x11_raw: the X server has no RENDER extension\n");
+        return false;
+    }
+    xcb_render_pictformat_t argb = 0, root = 0;
+    for (xcb_render_pictforminfo_iterator_t f = xcb_render_query_pict_formats_formats_iterator(formats); f.rem; xcb_render_pictforminfo_next(&f))
+        if (f.data->type == XCB_RENDER_PICT_TYPE_DIRECT && f.data->depth == 32 && f.data->direct.alpha_shift == 24 &&
+            f.data->direct.alpha_mask == 0xff && f.data->direct.red_shift == 16 && f.data->direct.blue_shift == 0)
+            argb = f.data->id;
+    xcb_render_pictscreen_iterator_t sc = xcb_render_query_pict_formats_screens_iterator(formats);
+    for (xcb_render_pictdepth_iterator_t d = xcb_render_pictscreen_depths_iterator(sc.data); sc.rem && d.rem; xcb_render_pictdepth_next(&d))
+        for (xcb_render_pictvisual_iterator_t v = xcb_render_pictdepth_visuals_iterator(d.data); v.rem; xcb_render_pictvisual_next(&v))
+            if (v.data->visual == screen->root_visual) root = v.data->format;
+    free(formats);
+    uint32_t subwindows = XCB_SUBWINDOW_MODE_INCLUDE_INFERIORS;
+    *source = xcb_generate_id(c);
+    xcb_generic_error_t *err = argb && root ? xcb_request_check(c, xcb_render_create_picture_checked(c, *source, screen->root, root,
+                                                                                                      XCB_RENDER_CP_SUBWINDOW_MODE, &subwindows))
+                                            : NULL;
+    for (int i = 0; !err && argb && root && i < segments; i++) {
+        xcb_pixmap_t pixmap = xcb_generate_id(c);
+        err = xcb_request_check(c, xcb_shm_create_pixmap_checked(c, pixmap, screen->root, w, h, 32, seg[i], 0));
+        target[i] = xcb_generate_id(c);
+        if (!err) err = xcb_request_check(c, xcb_render_create_picture_checked(c, target[i], pixmap, argb, 0, NULL));
+    }
+    if (!argb || !root || err) {
+        fprintf(stderr, "bench_x11_raw: the X server cannot render into a shared ARGB pixmap (error %u)\n", err ? err->error_code : 0);
+        free(err);
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 3;
     long w = argc > 3 ? atol(argv[2]) : 1920, h = argc > 3 ? atol(argv[3]) : 1080;
     int segments = argc > 4 ? atoi(argv[4]) : 1;
-    if (!(seconds > 0) || w <= 0 || h <= 0 || w > 32767 || h > 32767 || segments < 1 || segments > MAX_SEGMENTS) {
-        fprintf(stderr, "usage: %s [seconds [width height [segments (1-%d)]]]\n", argv[0], MAX_SEGMENTS);
+    const char *method = argc > 5 ? argv[5] : "getimage";
+    bool render = !strcmp(method, "render");
+    if (!(seconds > 0) || w <= 0 || h <= 0 || w > 32767 || h > 32767 || segments < 1 || segments > MAX_SEGMENTS ||
+        (!render && strcmp(method, "getimage"))) {
+        fprintf(stderr, "usage: %s [seconds [width height [segments (1-%d) [getimage|render]]]]\n", argv[0], MAX_SEGMENTS);
         return 2;
     }
 
@@ -106,9 +158,30 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* render: the root as a picture (children included), an ARGB picture per segment. */
+    xcb_render_picture_t source = 0, target[MAX_SEGMENTS] = {0};
+    if (render && !make_pictures(c, screen, (uint16_t)w, (uint16_t)h, seg, segments, &source, target)) {
+        detach_all(c, seg, addr, segments);
+        xcb_disconnect(c);
+        return 77;
+    }
+
     unsigned long frames = 0;
     double cpu0 = cpu_seconds(), t0 = mono_seconds(), t = t0;
     while (t - t0 < seconds) {
+        if (render) {
+            xcb_render_composite(c, XCB_RENDER_PICT_OP_SRC, source, XCB_NONE, target[frames % (unsigned long)segments], 0, 0, 0, 0, 0, 0,
+                                 (uint16_t)w, (uint16_t)h);
+            xcb_get_input_focus_reply_t *done = xcb_get_input_focus_reply(c, xcb_get_input_focus(c), NULL);
+            if (!done) {
+                fprintf(stderr, "bench_x11_raw: the X connection failed\n");
+                return 1;
+            }
+            free(done);
+            frames++;
+            t = mono_seconds();
+            continue;
+        }
         xcb_generic_error_t *err = NULL;
         xcb_shm_get_image_reply_t *img = xcb_shm_get_image_reply(
             c,

@@ -16,6 +16,13 @@
 
 static const char *helper_path;
 
+/* The x11 backend says at configure how it reads frames (RENDER or GetImage). */
+static char read_path[160];
+static void on_log(MiniAVLogLevel level, const char *message, void *user) {
+    (void)level, (void)user;
+    if (strstr(message, "x11: x11:root: frames")) snprintf(read_path, sizeof read_path, "%s", message);
+}
+
 typedef struct {
     pid_t pid;
     FILE *in, *out;
@@ -230,9 +237,16 @@ int main(int argc, char **argv) {
     CHECK(window_do(&b, "noewmh"));
 
     /* The whole screen: root colour, and each window at its place. */
+    /* Displays are copied by RENDER unless MINIAV_X11_GETIMAGE=1 (ctest runs both). */
     latest_frame lf;
+    MiniAV_SetLogCallback(on_log, NULL);
+    MiniAV_SetLogLevel(MINIAV_LOG_LEVEL_DEBUG);
     MiniAVScreenContextHandle s = start_screen(&lf, "x11:root", 0, 0, 0, 0, 0, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
     CHECK(s != NULL);
+    MiniAV_SetLogLevel(MINIAV_LOG_LEVEL_WARN);
+    MiniAV_SetLogCallback(NULL, NULL);
+    const char *getimage = getenv("MINIAV_X11_GETIMAGE");
+    CHECK(strstr(read_path, getimage && !strcmp(getimage, "1") ? "ShmGetImage" : "RENDER") != NULL);
     next_frames(&lf, 0, 2);
     CHECK_EQ_INT(lf.latest.data.video.width, 1920);
     CHECK_EQ_INT(pixel(&lf, 5, 5), ROOT);

@@ -1,10 +1,13 @@
 /* X11 screen capture: displays (RandR monitors), windows and regions, through XCB and
  * MIT-SHM straight into the stream's buffers.
  *
- * Every pool buffer is a SysV shared-memory segment attached to the X server, so
- * xcb_shm_get_image writes the pixels where JavaScript will read them: the X server's
- * copy is the only one. libxcb and its extensions are loaded with dlopen; a machine
- * without them (or without DISPLAY) just has no x11 backend.
+ * Every pool buffer is a SysV shared-memory segment attached to the X server, so the
+ * server writes the pixels where JavaScript will read them: the X server's copy is the
+ * only one. Displays and regions are copied by RENDER into a 32-bit ARGB pixmap over
+ * the segment (MIT-SHM shared pixmaps), which sets alpha in the same pass; windows, and
+ * servers without RENDER or shared pixmaps, use xcb_shm_get_image, whose pad byte this
+ * side then sets to 255 (a second pass over the frame). libxcb and its extensions are
+ * loaded with dlopen; a machine without them (or without DISPLAY) has no x11 backend.
  *
  * Device ids: "x11:root" (the whole X screen), "x11:monitor:<RandR name>",
  * "x11:window:0x<id>".
@@ -19,6 +22,7 @@
 #include <sys/shm.h>
 #include <xcb/damage.h>
 #include <xcb/randr.h>
+#include <xcb/render.h>
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 #include <xcb/xfixes.h>
@@ -37,16 +41,23 @@
     F(xcb_query_tree) F(xcb_query_tree_reply) F(xcb_query_tree_children) F(xcb_query_tree_children_length)       \
     F(xcb_get_geometry) F(xcb_get_geometry_reply) F(xcb_translate_coordinates)                                   \
     F(xcb_translate_coordinates_reply) F(xcb_get_window_attributes) F(xcb_get_window_attributes_reply)           \
-    F(xcb_change_window_attributes_checked)
+    F(xcb_change_window_attributes_checked) F(xcb_free_pixmap) F(xcb_get_input_focus) F(xcb_get_input_focus_reply)
 #define SHM_FUNCTIONS(F)                                                                                          \
     F(xcb_shm_query_version) F(xcb_shm_query_version_reply) F(xcb_shm_attach_checked) F(xcb_shm_detach)          \
-    F(xcb_shm_get_image) F(xcb_shm_get_image_reply)
+    F(xcb_shm_get_image) F(xcb_shm_get_image_reply) F(xcb_shm_create_pixmap_checked)
 #define RANDR_FUNCTIONS(F)                                                                                        \
     F(xcb_randr_query_version) F(xcb_randr_query_version_reply) F(xcb_randr_get_monitors)                        \
     F(xcb_randr_get_monitors_reply) F(xcb_randr_get_monitors_monitors_iterator) F(xcb_randr_monitor_info_next)
 #define XFIXES_FUNCTIONS(F)                                                                                       \
     F(xcb_xfixes_query_version) F(xcb_xfixes_query_version_reply) F(xcb_xfixes_get_cursor_image)                 \
     F(xcb_xfixes_get_cursor_image_reply) F(xcb_xfixes_get_cursor_image_cursor_image)
+#define RENDER_FUNCTIONS(F)                                                                                       \
+    F(xcb_render_query_version) F(xcb_render_query_version_reply) F(xcb_render_query_pict_formats)               \
+    F(xcb_render_query_pict_formats_reply) F(xcb_render_query_pict_formats_formats_iterator)                     \
+    F(xcb_render_pictforminfo_next) F(xcb_render_query_pict_formats_screens_iterator)                           \
+    F(xcb_render_pictscreen_depths_iterator) F(xcb_render_pictdepth_next)                                        \
+    F(xcb_render_pictdepth_visuals_iterator) F(xcb_render_pictvisual_next) F(xcb_render_create_picture_checked)  \
+    F(xcb_render_free_picture) F(xcb_render_composite_checked)
 #define DAMAGE_FUNCTIONS(F)                                                                                       \
     F(xcb_damage_query_version) F(xcb_damage_query_version_reply) F(xcb_damage_create_checked)                   \
     F(xcb_damage_destroy) F(xcb_damage_subtract)
@@ -54,8 +65,9 @@
 #define DECLARE(name) __typeof__(name) *name;
 static struct {
     XCB_FUNCTIONS(DECLARE) SHM_FUNCTIONS(DECLARE) RANDR_FUNCTIONS(DECLARE) XFIXES_FUNCTIONS(DECLARE) DAMAGE_FUNCTIONS(DECLARE)
-    xcb_extension_t *shm_id, *randr_id, *xfixes_id, *damage_id;
-    bool has_randr, has_xfixes, has_damage;
+    RENDER_FUNCTIONS(DECLARE)
+    xcb_extension_t *shm_id, *randr_id, *xfixes_id, *damage_id, *render_id;
+    bool has_randr, has_xfixes, has_damage, has_render;
 } X;
 #undef DECLARE
 
@@ -63,7 +75,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool loaded;
 
 #define ENTRY(name) {#name, (void **)&X.name},
-static miniav_library *libraries[5]; /* open for the life of the process */
+static miniav_library *libraries[6]; /* open for the life of the process */
 static size_t library_count;
 
 static bool load_table(const char *const *names, const miniav_symbol *table, size_t n) {
@@ -82,18 +94,21 @@ static void load_libraries(void) {
     static const char *const xcb_names[] = {"libxcb.so.1", NULL}, *const shm_names[] = {"libxcb-shm.so.0", NULL},
                              *const randr_names[] = {"libxcb-randr.so.0", NULL},
                              *const xfixes_names[] = {"libxcb-xfixes.so.0", NULL},
-                             *const damage_names[] = {"libxcb-damage.so.0", NULL};
+                             *const damage_names[] = {"libxcb-damage.so.0", NULL},
+                             *const render_names[] = {"libxcb-render.so.0", NULL};
     const miniav_symbol xcb_table[] = {XCB_FUNCTIONS(ENTRY)}, shm_table[] = {SHM_FUNCTIONS(ENTRY){"xcb_shm_id", (void **)&X.shm_id}},
                         randr_table[] = {RANDR_FUNCTIONS(ENTRY){"xcb_randr_id", (void **)&X.randr_id}},
                         xfixes_table[] = {XFIXES_FUNCTIONS(ENTRY){"xcb_xfixes_id", (void **)&X.xfixes_id}},
-                        damage_table[] = {DAMAGE_FUNCTIONS(ENTRY){"xcb_damage_id", (void **)&X.damage_id}};
+                        damage_table[] = {DAMAGE_FUNCTIONS(ENTRY){"xcb_damage_id", (void **)&X.damage_id}},
+                        render_table[] = {RENDER_FUNCTIONS(ENTRY){"xcb_render_id", (void **)&X.render_id}};
     loaded = load_table(xcb_names, xcb_table, sizeof xcb_table / sizeof xcb_table[0]) &&
              load_table(shm_names, shm_table, sizeof shm_table / sizeof shm_table[0]);
     if (!loaded) return;
-    /* Optional: monitors, cursor and damage tracking degrade without them. */
+    /* Optional: monitors, cursor, damage tracking and the one-pass copy degrade without them. */
     X.has_randr = load_table(randr_names, randr_table, sizeof randr_table / sizeof randr_table[0]);
     X.has_xfixes = load_table(xfixes_names, xfixes_table, sizeof xfixes_table / sizeof xfixes_table[0]);
     X.has_damage = X.has_xfixes && load_table(damage_names, damage_table, sizeof damage_table / sizeof damage_table[0]);
+    X.has_render = load_table(render_names, render_table, sizeof render_table / sizeof render_table[0]);
 }
 #undef ENTRY
 
@@ -401,6 +416,8 @@ typedef struct {
     size_t size;
     void *addr[256];
     uint32_t seg[256];
+    xcb_pixmap_t pixmap[256];          /* RENDER path: an ARGB pixmap over each segment, and */
+    xcb_render_picture_t picture[256]; /* its picture (0 on the xcb_shm_get_image path) */
 } shm_set;
 
 /* Runs when the pool is freed (perhaps after the stream): only unmaps. The X server
@@ -428,13 +445,48 @@ typedef struct {
     bool skip_unchanged;
     xcb_damage_damage_t damage;
     uint8_t damage_event;
+    /* RENDER path (0 when frames are read with xcb_shm_get_image): */
+    xcb_render_pictformat_t argb_format; /* 32-bit a8r8g8b8, the pool pixmaps' format */
+    xcb_render_picture_t source;         /* the root, children included */
 } x11_state;
+
+/* Lets go of the server's side of a set: pictures, pixmaps, then the segments. */
+static void detach_set(x11_state *st, shm_set *set, uint32_t segments) {
+    for (uint32_t i = 0; i < segments; i++) {
+        if (set->picture[i]) X.xcb_render_free_picture(st->d.conn, set->picture[i]);
+        if (set->pixmap[i]) X.xcb_free_pixmap(st->d.conn, set->pixmap[i]);
+        X.xcb_shm_detach(st->d.conn, set->seg[i]);
+    }
+    X.xcb_flush(st->d.conn);
+}
 
 static void detach_current(x11_state *st) {
     if (!st->current) return;
-    for (uint32_t i = 0; i < st->current->count; i++) X.xcb_shm_detach(st->d.conn, st->current->seg[i]);
-    X.xcb_flush(st->d.conn);
+    detach_set(st, st->current, st->current->count);
     st->current = NULL;
+}
+
+/* A 32-bit ARGB pixmap over segment i, which RENDER fills with alpha 255. False (and
+ * nothing left behind) when the server refuses; the caller then reads with GetImage. */
+static bool make_render_target(x11_state *st, shm_set *set, uint32_t i) {
+    xcb_connection_t *c = st->d.conn;
+    xcb_pixmap_t pixmap = X.xcb_generate_id(c);
+    xcb_generic_error_t *err = X.xcb_request_check(
+        c, X.xcb_shm_create_pixmap_checked(c, pixmap, st->d.screen->root, (uint16_t)st->area.width, (uint16_t)st->area.height, 32, set->seg[i], 0));
+    if (err) {
+        free(err);
+        return false;
+    }
+    xcb_render_picture_t picture = X.xcb_generate_id(c);
+    err = X.xcb_request_check(c, X.xcb_render_create_picture_checked(c, picture, pixmap, st->argb_format, 0, NULL));
+    if (err) {
+        free(err);
+        X.xcb_free_pixmap(c, pixmap);
+        return false;
+    }
+    set->pixmap[i] = pixmap;
+    set->picture[i] = picture;
+    return true;
 }
 
 static MiniAVResultCode make_pool(miniav_stream *s, x11_state *st) {
@@ -451,7 +503,7 @@ static MiniAVResultCode make_pool(miniav_stream *s, x11_state *st) {
         void *addr = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
         if (addr == (void *)-1) {
             if (id >= 0) shmctl(id, IPC_RMID, NULL);
-            for (uint32_t j = 0; j < set->count; j++) X.xcb_shm_detach(st->d.conn, set->seg[j]);
+            detach_set(st, set, set->count);
             shm_set_free(set);
             return miniav_fail(MINIAV_ERROR_OUT_OF_MEMORY, "cannot create a %zu-byte shared memory segment (kernel.shmmax/shmall?)", size);
         }
@@ -465,18 +517,30 @@ static MiniAVResultCode make_pool(miniav_stream *s, x11_state *st) {
         set->addr[set->count] = addr;
         if (err) {
             free(err);
+            detach_set(st, set, set->count);
             set->count++;
-            for (uint32_t j = 0; j + 1 < set->count; j++) X.xcb_shm_detach(st->d.conn, set->seg[j]);
             shm_set_free(set);
             return miniav_fail(MINIAV_ERROR_NOT_SUPPORTED, "the X server cannot attach shared memory (a remote display?); MIT-SHM is required");
         }
         set->seg[set->count++] = seg;
+        if (st->argb_format && !make_render_target(st, set, set->count - 1)) {
+            miniav_log(MINIAV_LOG_LEVEL_INFO, "x11: the X server refused a shared ARGB pixmap; reading frames with GetImage instead");
+            st->argb_format = 0;
+        }
+    }
+    /* All segments read the same way: GetImage if any could not have a pixmap. */
+    if (!st->argb_format) {
+        for (uint32_t i = 0; i < set->count; i++) {
+            if (set->picture[i]) X.xcb_render_free_picture(st->d.conn, set->picture[i]);
+            if (set->pixmap[i]) X.xcb_free_pixmap(st->d.conn, set->pixmap[i]);
+            set->picture[i] = set->pixmap[i] = 0;
+        }
     }
     miniav_pool_hooks hooks = {.on_release = NULL, .on_free = shm_set_free, .ctx = set};
     detach_current(st);
     MiniAVResultCode r = miniav_stream_ensure_external_pool(s, count, &hooks);
     if (r) {
-        for (uint32_t j = 0; j < set->count; j++) X.xcb_shm_detach(st->d.conn, set->seg[j]);
+        detach_set(st, set, set->count);
         shm_set_free(set);
         return r;
     }
@@ -484,11 +548,13 @@ static MiniAVResultCode make_pool(miniav_stream *s, x11_state *st) {
     return MINIAV_SUCCESS;
 }
 
-/* X gives 32-bit pixels B,G,R,x on a little-endian depth-24 screen: bgrx is that as is;
- * bgra sets alpha, rgba/rgbx swap to R,G,B (alpha set too). One pass over the frame. */
-static void finish_pixels(uint8_t *mem, size_t pixels, MiniAVPixelFormat fmt) {
+/* X gives 32-bit pixels B,G,R,x on a little-endian depth-24 screen (B,G,R,255 through
+ * RENDER): bgrx is that as is; bgra sets alpha unless RENDER did, rgba/rgbx swap to
+ * R,G,B (alpha set too). At most one pass over the frame. */
+static void finish_pixels(uint8_t *mem, size_t pixels, MiniAVPixelFormat fmt, bool alpha_set) {
     uint32_t *p = (uint32_t *)mem;
     if (fmt == MINIAV_PIXEL_FORMAT_BGRX32) return; /* as the server wrote it: no pass at all */
+    if (fmt == MINIAV_PIXEL_FORMAT_BGRA32 && alpha_set) return;
     if (fmt == MINIAV_PIXEL_FORMAT_RGBA32 || fmt == MINIAV_PIXEL_FORMAT_RGBX32) {
         for (size_t i = 0; i < pixels; i++) {
             uint32_t v = p[i];
@@ -582,17 +648,53 @@ static bool handle_events(miniav_stream *s, x11_state *st, bool *paused, bool *d
 /* One frame between its request to the X server and its delivery. */
 typedef struct {
     miniav_slot *slot;
-    xcb_shm_get_image_cookie_t cookie;
+    bool render;                           /* composite + sync, or GetImage */
+    xcb_shm_get_image_cookie_t image;      /* GetImage: its reply says the pixels are written */
+    xcb_void_cookie_t composite;           /* RENDER: the copy, for its error if any */
+    xcb_get_input_focus_cookie_t sync;     /* RENDER: answered once the copy is done */
     int64_t timestamp;
 } x11_request;
 
 static void request_frame(miniav_stream *s, x11_state *st, miniav_slot *slot, x11_request *out) {
     (void)s;
+    xcb_connection_t *c = st->d.conn;
+    uint32_t i = slot->index;
     out->slot = slot;
     out->timestamp = MiniAV_GetTimeUs();
-    out->cookie = X.xcb_shm_get_image(st->d.conn, st->drawable, (int16_t)st->area.x, (int16_t)st->area.y, (uint16_t)st->area.width,
-                                      (uint16_t)st->area.height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, st->current->seg[slot->index], 0);
-    X.xcb_flush(st->d.conn);
+    out->render = st->current->picture[i] != 0;
+    if (out->render) {
+        /* SRC from the 24-bit root into the ARGB pixmap: a copy that writes alpha 255. The
+         * sync request after it is answered only when the copy is in the segment, and
+         * waiting for it does not wait for requests sent later (xcb_request_check would). */
+        out->composite = X.xcb_render_composite_checked(c, XCB_RENDER_PICT_OP_SRC, st->source, XCB_NONE, st->current->picture[i],
+                                                        (int16_t)st->area.x, (int16_t)st->area.y, 0, 0, 0, 0,
+                                                        (uint16_t)st->area.width, (uint16_t)st->area.height);
+        out->sync = X.xcb_get_input_focus(c);
+    } else {
+        out->image = X.xcb_shm_get_image(c, st->drawable, (int16_t)st->area.x, (int16_t)st->area.y, (uint16_t)st->area.width,
+                                         (uint16_t)st->area.height, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, st->current->seg[i], 0);
+    }
+    X.xcb_flush(c);
+}
+
+/* Waits until the server has written the frame; false when it could not. */
+static bool frame_written(x11_state *st, x11_request *req) {
+    xcb_generic_error_t *err = NULL;
+    if (req->render) {
+        xcb_get_input_focus_reply_t *done = X.xcb_get_input_focus_reply(st->d.conn, req->sync, NULL);
+        if (!done) return false; /* connection lost: handle_events reports it */
+        free(done);
+        /* The reply came after the composite's error would have: no round trip here. */
+        err = X.xcb_request_check(st->d.conn, req->composite);
+        bool ok = err == NULL;
+        free(err);
+        return ok;
+    }
+    xcb_shm_get_image_reply_t *img = X.xcb_shm_get_image_reply(st->d.conn, req->image, &err);
+    bool ok = img != NULL;
+    free(err);
+    free(img);
+    return ok;
 }
 
 /* Waits for the server to have written the frame, finishes the pixels, delivers it.
@@ -600,20 +702,16 @@ static void request_frame(miniav_stream *s, x11_state *st, miniav_slot *slot, x1
 static bool complete_frame(miniav_stream *s, x11_state *st, x11_request *req) {
     miniav_slot *slot = req->slot;
     req->slot = NULL;
-    xcb_generic_error_t *err = NULL;
-    xcb_shm_get_image_reply_t *img = X.xcb_shm_get_image_reply(st->d.conn, req->cookie, &err);
-    if (!img) {
-        free(err);
+    if (!frame_written(st, req)) {
         miniav_stream_abandon(s, slot);
         atomic_fetch_add(&s->skipped, 1);
         return false;
     }
-    free(img);
     uint8_t *mem = st->current->addr[slot->index];
     MiniAVBuffer *b = &slot->buffer;
     memset(b, 0, sizeof *b);
     if (st->cursor != MINIAV_CURSOR_NONE && X.has_xfixes) apply_cursor(st, b, mem);
-    finish_pixels(mem, (size_t)st->area.width * st->area.height, s->video.pixel_format);
+    finish_pixels(mem, (size_t)st->area.width * st->area.height, s->video.pixel_format, req->render);
     b->type = MINIAV_BUFFER_TYPE_VIDEO;
     b->content_type = MINIAV_BUFFER_CONTENT_TYPE_CPU;
     b->timestamp_us = req->timestamp;
@@ -689,6 +787,52 @@ static void *capture_thread(void *arg) {
 
 /* ------------------------------------------------------------------ backend functions */
 
+/* Picks the RENDER path for a display or region when the server has what it needs:
+ * RENDER, shared pixmaps in ZPixmap layout, a 32-bit a8r8g8b8 format and the root
+ * visual's format. MINIAV_X11_GETIMAGE=1 keeps GetImage (to compare, or to rule it out). */
+static void choose_render_path(x11_state *st) {
+    xcb_connection_t *c = st->d.conn;
+    const char *force = miniav_getenv("MINIAV_X11_GETIMAGE");
+    if (st->is_window || !X.has_render || (force && *force && strcmp(force, "0"))) return;
+    const xcb_query_extension_reply_t *ext = X.xcb_get_extension_data(c, X.render_id);
+    if (!ext || !ext->present) return;
+    xcb_shm_query_version_reply_t *shm = X.xcb_shm_query_version_reply(c, X.xcb_shm_query_version(c), NULL);
+    bool shared_pixmaps = shm && shm->shared_pixmaps && shm->pixmap_format == XCB_IMAGE_FORMAT_Z_PIXMAP;
+    free(shm);
+    xcb_render_query_version_reply_t *version = X.xcb_render_query_version_reply(c, X.xcb_render_query_version(c, 0, 11), NULL);
+    free(version);
+    xcb_render_query_pict_formats_reply_t *formats =
+        shared_pixmaps && version ? X.xcb_render_query_pict_formats_reply(c, X.xcb_render_query_pict_formats(c), NULL) : NULL;
+    if (!formats) return;
+    xcb_render_pictformat_t argb = 0, root = 0;
+    for (xcb_render_pictforminfo_iterator_t f = X.xcb_render_query_pict_formats_formats_iterator(formats); f.rem;
+         X.xcb_render_pictforminfo_next(&f)) {
+        const xcb_render_directformat_t *d = &f.data->direct;
+        if (f.data->type == XCB_RENDER_PICT_TYPE_DIRECT && f.data->depth == 32 && d->alpha_shift == 24 && d->alpha_mask == 0xff &&
+            d->red_shift == 16 && d->red_mask == 0xff && d->green_shift == 8 && d->green_mask == 0xff && d->blue_shift == 0 &&
+            d->blue_mask == 0xff)
+            argb = f.data->id;
+    }
+    xcb_render_pictscreen_iterator_t screen = X.xcb_render_query_pict_formats_screens_iterator(formats); /* screen 0: ours */
+    if (screen.rem)
+        for (xcb_render_pictdepth_iterator_t dp = X.xcb_render_pictscreen_depths_iterator(screen.data); dp.rem; X.xcb_render_pictdepth_next(&dp))
+            for (xcb_render_pictvisual_iterator_t v = X.xcb_render_pictdepth_visuals_iterator(dp.data); v.rem; X.xcb_render_pictvisual_next(&v))
+                if (v.data->visual == st->d.screen->root_visual) root = v.data->format;
+    free(formats);
+    if (!argb || !root) return;
+    /* The root with what its children show, as GetImage of the root reads it. */
+    uint32_t subwindows = XCB_SUBWINDOW_MODE_INCLUDE_INFERIORS;
+    xcb_render_picture_t source = X.xcb_generate_id(c);
+    xcb_generic_error_t *err =
+        X.xcb_request_check(c, X.xcb_render_create_picture_checked(c, source, st->d.screen->root, root, XCB_RENDER_CP_SUBWINDOW_MODE, &subwindows));
+    if (err) {
+        free(err);
+        return;
+    }
+    st->source = source;
+    st->argb_format = argb;
+}
+
 static MiniAVResultCode configure(miniav_stream *s) {
     if (!available()) return miniav_fail(MINIAV_ERROR_BACKEND_UNAVAILABLE, "X11 is not available (no DISPLAY or no libxcb)");
     MiniAVVideoFormatInfo f = s->requested_video;
@@ -750,6 +894,10 @@ static MiniAVResultCode configure(miniav_stream *s) {
     if (r) goto fail;
     s->video = f;
     s->backend_data = st;
+    choose_render_path(st);
+    miniav_log(MINIAV_LOG_LEVEL_DEBUG, "x11: %s: %s", s->device_id,
+               st->argb_format ? "frames copied by RENDER into ARGB shared pixmaps (alpha set by the server)"
+                               : "frames read with ShmGetImage");
     /* Buffers now, so start() is quick and the first frame comes soon after it. */
     r = make_pool(s, st);
     if (r) {
