@@ -38,9 +38,9 @@ const FIRST_FRAME_MAX_MS = 50; // MiniAV first frame <= 50 ms after start()
 const children = new Set();
 let rig = null;
 
-// 8 cases: keep the whole run under 3 minutes.
-const USAGE = 'node bench/x11.mjs [--seconds N]   (default 5 s per case)';
-const OPTIONS = { seconds: { default: 5, min: 0, max: 20 } };
+// 10 cases: keep the whole run under 3 minutes.
+const USAGE = 'node bench/x11.mjs [--seconds N] [--pairs N]   (default 5 s per case, 3 pairs for target b)';
+const OPTIONS = { seconds: { default: 5, min: 0, max: 20 }, pairs: { default: 3, min: 0, max: 10 } };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -83,12 +83,12 @@ function ensureRawBench() {
   return null;
 }
 
-async function rawCase(seconds, xPid, segments) {
+async function rawCase(seconds, xPid, segments, method = 'getimage') {
   const buildError = ensureRawBench();
   if (buildError) return { skipped: buildError };
   const x0 = xPid ? procCpuMs(xPid) : null;
   const t0 = performance.now();
-  const args = [String(seconds), String(WIDTH), String(HEIGHT), String(segments)];
+  const args = [String(seconds), String(WIDTH), String(HEIGHT), String(segments), method];
   const out = await runChild(C_RAW, args, seconds * 1000 + CHILD_SLACK_MS);
   const wallMs = performance.now() - t0; // includes the child's start-up and connection: a little longer than its loop
   const xMs = xPid ? procCpuMs(xPid) - x0 : null;
@@ -115,16 +115,32 @@ async function rawCase(seconds, xPid, segments) {
       clientCpuMsPerFrame: r.cpuMsPerFrame,
       xCpuMsPerFrame: xMs === null ? null : round(xMs / r.frames, 3),
       segments,
+      method,
     },
   };
+}
+
+/** Runs fn with one environment variable set (the addon reads it when a stream is opened). */
+async function withEnv(name, value, fn) {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
 }
 
 function rateLabel(rate) {
   return rate === 'max' ? 'max' : `${rate} fps`;
 }
 
+// The rig's root colour, which every MiniAV frame is checked against (known once the rig runs).
+const rigRootPixel = () => (process.env.MINIAV_RIG_X11_ROOT ? parseInt(process.env.MINIAV_RIG_X11_ROOT, 16) : undefined);
+
 function buildCases(seconds, display, xPid) {
-  const expectedPixel = process.env.MINIAV_RIG_X11_ROOT ? parseInt(process.env.MINIAV_RIG_X11_ROOT, 16) : undefined;
+  const expectedPixel = rigRootPixel();
   const cases = [];
   for (const rate of [30, 60, 'max']) {
     if (rate === 'max') {
@@ -139,6 +155,15 @@ function buildCases(seconds, display, xPid) {
         name: 'raw C loop, 4 segments in turn, max ²',
         run: () => rawCase(seconds, xPid, 4),
       });
+      // For reading (b), not part of it: the same bare loop copying the way MiniAV reads
+      // displays (RENDER into a shared ARGB pixmap, alpha set by the server).
+      cases.push({
+        id: 'raw-c-max-render',
+        rate,
+        kind: 'raw',
+        name: 'raw C loop, RENDER into 1 pixmap, max ²',
+        run: () => rawCase(seconds, xPid, 1, 'render'),
+      });
     }
     cases.push({
       id: `miniav-${rate}`,
@@ -148,12 +173,14 @@ function buildCases(seconds, display, xPid) {
       run: () => measureMiniAVScreen({ rate, seconds, xPid, expectedPixel }),
     });
     if (rate === 'max')
+      // For reading (b), not part of it: the path windows (and servers without RENDER)
+      // take, ShmGetImage into the segment and then MiniAV's own alpha pass.
       cases.push({
-        id: 'miniav-max-bgrx',
+        id: 'miniav-max-getimage',
         rate,
-        kind: 'miniav-bgrx',
-        name: 'MiniAV -> JS, max, bgrx (no alpha pass)',
-        run: () => measureMiniAVScreen({ rate, seconds, xPid, expectedPixel, pixelFormat: 'bgrx' }),
+        kind: 'miniav-getimage',
+        name: 'MiniAV -> JS, max, ShmGetImage + alpha pass ²',
+        run: () => withEnv('MINIAV_X11_GETIMAGE', '1', () => measureMiniAVScreen({ rate, seconds, xPid, expectedPixel })),
       });
     cases.push({
       id: `ffmpeg-${rate}`,
@@ -185,7 +212,35 @@ const COLUMNS = [
 
 const ok = (r) => r && !r.skipped && !r.error;
 
-function evaluateTargets(byId) {
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * Target (b) compares two rates that each move by up to 1.5x within minutes on this
+ * shared VM (the raw loop: 1440-2577 fps across runs). So it is judged on pairs run back
+ * to back, the raw loop then MiniAV: the first pair is the two rows of the table, the
+ * others are run after the table; the median of the pairs' ratios decides.
+ */
+async function measurePairs(pairsWanted, seconds, xPid, byId) {
+  const raw = byId['raw-c-max'];
+  const m = byId['miniav-max'];
+  if (!ok(raw) || !ok(m)) return [];
+  const pairs = [{ rawFps: raw.fps, miniavFps: m.fps }];
+  while (pairs.length < pairsWanted) {
+    console.error(`running: target (b) pair ${pairs.length + 1} of ${pairsWanted}: raw C loop, then MiniAV, max`);
+    const r = await rawCase(seconds, xPid, 1);
+    await sleep(PAUSE_BETWEEN_CASES_MS);
+    const mm = await measureMiniAVScreen({ rate: 'max', seconds, xPid, expectedPixel: rigRootPixel() });
+    await sleep(PAUSE_BETWEEN_CASES_MS);
+    if (!ok(r) || !ok(mm)) break;
+    pairs.push({ rawFps: r.fps, miniavFps: mm.fps });
+  }
+  return pairs.map((p) => ({ ...p, ratio: round(p.miniavFps / p.rawFps, 3) }));
+}
+
+function evaluateTargets(byId, pairs) {
   const targets = [];
   {
     const m = byId['miniav-60'];
@@ -208,14 +263,18 @@ function evaluateTargets(byId) {
     targets.push(t);
   }
   {
-    const m = byId['miniav-max'];
-    const c = byId['raw-c-max'];
-    const t = { id: 'b', what: `MiniAV max fps >= ${MAX_FPS_FRACTION * 100} % of the raw C loop`, met: null };
-    if (ok(m) && ok(c)) {
-      const frac = m.fps / c.fps;
+    const t = {
+      id: 'b',
+      what: `MiniAV max fps >= ${MAX_FPS_FRACTION * 100} % of the raw C loop (median of ${pairs.length || '?'} back-to-back pairs)`,
+      met: null,
+    };
+    if (pairs.length) {
+      const frac = median(pairs.map((p) => p.ratio));
       t.met = frac >= MAX_FPS_FRACTION;
-      t.detail = `MiniAV ${m.fps} fps vs raw C ${c.fps} fps: ${round(frac * 100, 1)} %`;
-      t.values = { fraction: round(frac, 3) };
+      t.detail =
+        `median ${round(frac * 100, 1)} %; pairs (MiniAV / raw C fps): ` +
+        pairs.map((p) => `${p.miniavFps} / ${p.rawFps} = ${round(p.ratio * 100, 1)} %`).join(', ');
+      t.values = { fraction: round(frac, 3), pairs };
     } else t.detail = 'not measured (a row failed or was skipped)';
     targets.push(t);
   }
@@ -234,7 +293,7 @@ function evaluateTargets(byId) {
 }
 
 async function main() {
-  const { seconds } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
+  const { seconds, pairs: pairsWanted } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   mkdirSync(OUT_DIR, { recursive: true });
   const machine = machineInfo();
   rig = ensureXServer(REPO_DIR);
@@ -259,7 +318,8 @@ async function main() {
   }
 
   const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
-  const targets = evaluateTargets(byId);
+  const pairs = await measurePairs(Math.ceil(pairsWanted), seconds, rig.xPid, byId);
+  const targets = evaluateTargets(byId, pairs);
   const results = {
     date: new Date().toISOString(),
     machine,
@@ -268,6 +328,7 @@ async function main() {
       height: HEIGHT,
       pixelFormat: 'bgra',
       seconds,
+      pairs: pairsWanted,
       display,
       startedRig: rig.startedRig,
       xServerPid: rig.xPid,
