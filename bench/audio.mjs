@@ -2,7 +2,10 @@
 // Audio input benchmark: the rig's paced microphone (PulseAudio source miniav_mic, a
 // 660 Hz sine) at 48 kHz stereo s16 in 10 ms buffers into JavaScript, MiniAV next to
 // the two ways Node programs record audio today: parec and ffmpeg -f pulse piped in.
-// Usage: node bench/audio.mjs [--seconds N] [--soak SECONDS]
+// Usage: node bench/audio.mjs [--seconds N] [--rounds N] [--soak SECONDS]
+// MiniAV and parec run in --rounds alternating rounds (default 3: M P, P M, M P) and each
+// is judged on all its rounds pooled: a p99 from ~1,000 gaps is the 10th-longest gap and
+// moves by more between two runs of the same thing than MiniAV and parec differ.
 // Uses PULSE_SERVER when set; otherwise starts the PulseAudio rig (scripts/rigs/pulse.sh,
 // RIG_DIR=/tmp/miniav-bench-pulse) and stops it at the end.
 // --soak S: MiniAV only, for S seconds (e.g. 300), reporting lost samples.
@@ -15,6 +18,7 @@ import { ensurePulseServer, serverName } from './lib/audio-rig.mjs';
 import { measureMiniAVAudio, BUFFER_FRAMES, CHANNELS, RATE } from './lib/audio-miniav.mjs';
 import { measurePipeAudio } from './lib/audio-pipe.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
+import { round } from './lib/measure.mjs';
 import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -28,8 +32,12 @@ const FIRST_SAMPLE_MAX_MS = 30; // MiniAV: first sample in the handler <= 30 ms 
 const children = new Set();
 let rig = null;
 
-const USAGE = 'node bench/audio.mjs [--seconds N] [--soak SECONDS]   (default 10 s per case; --soak: MiniAV only)';
-const OPTIONS = { seconds: { default: 10, min: 0, max: 60 }, soak: { default: 0, min: 0, max: 3600, minIncluded: true } };
+const USAGE = 'node bench/audio.mjs [--seconds N] [--rounds N] [--soak SECONDS]   (default 10 s per case, 3 rounds; --soak: MiniAV only)';
+const OPTIONS = {
+  seconds: { default: 10, min: 0, max: 60 },
+  rounds: { default: 3, min: 0, max: 10 },
+  soak: { default: 0, min: 0, max: 3600, minIncluded: true },
+};
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const progress = (s) => process.stderr.write(`${s}\n`);
@@ -50,6 +58,51 @@ async function runCase(name, id, fn) {
   }
 }
 
+/** Nearest-rank percentile (ms) of gaps in microseconds. */
+function percentileMs(sortedUs, p) {
+  if (!sortedUs.length) return null;
+  return sortedUs[Math.min(sortedUs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedUs.length) - 1))] / 1000;
+}
+
+/**
+ * One row for a case from its rounds: gaps pooled, CPU over all windows, the worst first
+ * data, lost samples summed; each round's own p99 and CPU kept under `rounds`.
+ */
+function poolRounds(name, id, rounds) {
+  const good = rounds.filter((r) => !r.error);
+  if (!good.length) return { name, id, error: rounds.map((r) => r.error).join('; ') };
+  const gaps = Float64Array.from(good.flatMap((r) => r.gapsUs)).sort();
+  const wallS = good.reduce((a, r) => a + r.wallS, 0);
+  const sum = (k) => (good.every((r) => r[k] !== null && r[k] !== undefined) ? good.reduce((a, r) => a + r[k], 0) : null);
+  const maxAbs = (k) => (good.every((r) => r[k] !== null && r[k] !== undefined) ? good.reduce((a, r) => (Math.abs(r[k]) > Math.abs(a) ? r[k] : a), 0) : null);
+  const weighted = (get) => round(good.reduce((a, r) => a + get(r) * r.wallS, 0) / wallS, 2);
+  const extra = { ...good[0].extra };
+  if (extra.childCpuPercent !== undefined) {
+    extra.childCpuPercent = weighted((r) => r.extra.childCpuPercent);
+    extra.readerCpuPercent = weighted((r) => r.extra.readerCpuPercent);
+  }
+  if (extra.serverCpuPercent !== null && extra.serverCpuPercent !== undefined) extra.serverCpuPercent = weighted((r) => r.extra.serverCpuPercent);
+  return {
+    name,
+    id,
+    buffers: sum('buffers'),
+    gapP50Ms: round(percentileMs(gaps, 50), 3),
+    gapP99Ms: round(percentileMs(gaps, 99), 3),
+    gapMaxMs: round(percentileMs(gaps, 100), 3),
+    cpuPercent: weighted((r) => r.cpuPercent),
+    firstDataMs: Math.max(...good.map((r) => r.firstDataMs)),
+    lostBuffers: sum('lostBuffers'),
+    sineBreaks: sum('sineBreaks'),
+    tsMaxDevUs: good.every((r) => r.tsMaxDevUs !== null) ? Math.max(...good.map((r) => r.tsMaxDevUs)) : null,
+    driftPpm: maxAbs('driftPpm'),
+    wallS: round(wallS, 2),
+    extra,
+    rounds: rounds.map((r) => (r.error ? { error: r.error } : { gapP99Ms: r.gapP99Ms, cpuPercent: r.cpuPercent, firstDataMs: r.firstDataMs, buffers: r.buffers, extra: r.extra })),
+  };
+}
+
+const withoutGaps = ({ gapsUs, ...rest }) => rest;
+
 const fmt = (v) => (v === null || v === undefined ? '-' : String(v));
 const COLUMNS = [
   ['case', (r) => r.name],
@@ -66,14 +119,14 @@ const COLUMNS = [
 ];
 
 async function main() {
-  const { seconds, soak } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
+  const { seconds, soak, rounds: roundsWanted } = parseArgs(process.argv.slice(2), USAGE, OPTIONS);
   rig = ensurePulseServer(REPO_DIR);
   const server = serverName();
   progress(`# server: ${server} at ${rig.server}${rig.startedRig ? ' (rig started for this run)' : ''}; source ${rig.mic}`);
   const common = { mic: rig.mic, micHz: rig.micHz, serverPid: rig.serverPid, progress };
 
   if (soak) {
-    const row = await runCase(`MiniAV soak ${soak} s`, 'miniav-soak', () => measureMiniAVAudio({ ...common, seconds: soak }));
+    const row = withoutGaps(await runCase(`MiniAV soak ${soak} s`, 'miniav-soak', () => measureMiniAVAudio({ ...common, seconds: soak })));
     console.log(formatTable([row], COLUMNS));
     const lost = row.error ? null : row.lostBuffers;
     console.log(
@@ -87,17 +140,34 @@ async function main() {
     return;
   }
 
-  const rows = [];
-  rows.push(await runCase('MiniAV -> JS', 'miniav', () => measureMiniAVAudio({ ...common, seconds })));
-  await sleep(PAUSE_BETWEEN_CASES_MS);
   const parecArgs = [`--device=${rig.mic}`, '--format=s16le', `--rate=${RATE}`, `--channels=${CHANNELS}`, '--latency-msec=10', '--raw'];
-  rows.push(await runCase('parec -> pipe -> JS', 'parec', () => measurePipeAudio({ ...common, command: PAREC, args: parecArgs, seconds, children })));
-  await sleep(PAUSE_BETWEEN_CASES_MS);
+  const runMiniAV = () => runCase('MiniAV -> JS', 'miniav', () => measureMiniAVAudio({ ...common, seconds }));
+  const runParec = () => runCase('parec -> pipe -> JS', 'parec', () => measurePipeAudio({ ...common, command: PAREC, args: parecArgs, seconds, children }));
+  const miniavRounds = [];
+  const parecRounds = [];
+  const roundCount = Math.ceil(roundsWanted);
+  for (let i = 0; i < roundCount; i++) {
+    // Alternate which goes first, so a slow drift of the machine favours neither.
+    const order = i % 2 === 0 ? [[runMiniAV, miniavRounds], [runParec, parecRounds]] : [[runParec, parecRounds], [runMiniAV, miniavRounds]];
+    for (const [run, into] of order) {
+      progress(`# round ${i + 1} of ${roundCount}`);
+      into.push(await run());
+      await sleep(PAUSE_BETWEEN_CASES_MS);
+    }
+  }
+  const rows = [poolRounds('MiniAV -> JS', 'miniav', miniavRounds), poolRounds('parec -> pipe -> JS', 'parec', parecRounds)];
   const ffArgs = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'pulse', '-fragment_size', String(BUFFER_FRAMES * CHANNELS * 2), '-i', rig.mic,
     '-f', 's16le', '-ac', String(CHANNELS), '-ar', String(RATE), 'pipe:1'];
-  rows.push(await runCase('ffmpeg -f pulse -> pipe -> JS', 'ffmpeg', () => measurePipeAudio({ ...common, command: FFMPEG, args: ffArgs, seconds, children })));
+  rows.push(withoutGaps(await runCase('ffmpeg -f pulse -> pipe -> JS', 'ffmpeg', () => measurePipeAudio({ ...common, command: FFMPEG, args: ffArgs, seconds, children }))));
 
   console.log(formatTable(rows, COLUMNS));
+  console.log(
+    `\nMiniAV and parec: ${roundCount} rounds of ${seconds} s each, pooled (ffmpeg: one round). Per round, p99 gap ms / CPU %:\n` +
+      rows
+        .filter((r) => r.rounds)
+        .map((r) => `${r.name}: ${r.rounds.map((x) => (x.error ? 'failed' : `${x.gapP99Ms} / ${x.cpuPercent}`)).join(', ')}`)
+        .join('\n'),
+  );
   const split = rows
     .filter((r) => !r.error && r.extra)
     .map((r) => `${r.name}: ${r.extra.childCpuPercent !== undefined ? `child ${r.extra.childCpuPercent} % + reader ${r.extra.readerCpuPercent} %` : `bench process ${r.cpuPercent} %`}` +

@@ -1,6 +1,8 @@
 // MiniAV audio input into a JavaScript 'frame' handler, measured in this process:
 // audio.open('pulse:<mic>', 48 kHz stereo s16, 480-frame buffers), each buffer
 // checked (sine breaks, sample count vs timestamps) and released at once.
+// CPU is counted like the pipe rows': over `seconds` from the first buffer, so neither
+// side pays its start-up (the pipes' process spawn, MiniAV's start()) or its shutdown.
 import { GapRecorder, procCpuMs, round } from './measure.mjs';
 import { CountVsClock, SineChecker } from './audio-signal.mjs';
 
@@ -58,11 +60,15 @@ export async function measureMiniAVAudio(o) {
     o.progress?.(`miniav stream error: ${e?.message ?? e}`);
   });
 
-  const server0 = o.serverPid ? procCpuMs(o.serverPid) : null;
-  const cpu0 = process.cpuUsage();
+  // The steady window: from the first buffer, `seconds` long.
+  let window = null;
+  const firstBuffer = new Promise((resolve) => stream.once('frame', resolve));
+  const cpuFromStart0 = process.cpuUsage();
   tStart = now();
   await stream.start();
   const startReturnedUs = now() - tStart;
+  await firstBuffer;
+  window = { t0: now(), cpu0: process.cpuUsage(), server0: o.serverPid ? procCpuMs(o.serverPid) : null };
   if (o.seconds >= 60) {
     // Soak: a line of progress every minute.
     for (let s = 0; s < o.seconds; s += 60) {
@@ -72,11 +78,13 @@ export async function measureMiniAVAudio(o) {
   } else {
     await sleep(o.seconds * 1000);
   }
+  const wallUs = now() - window.t0;
+  const cpu = process.cpuUsage(window.cpu0);
+  const serverCpuMs = o.serverPid ? procCpuMs(o.serverPid) - window.server0 : null;
   const statsBeforeStop = { ...stream.stats };
   await stream.stop();
-  const wallUs = now() - tStart;
-  const cpu = process.cpuUsage(cpu0);
-  const serverCpuMs = o.serverPid ? procCpuMs(o.serverPid) - server0 : null;
+  const cpuFromStart = process.cpuUsage(cpuFromStart0);
+  const wallFromStartUs = now() - tStart;
   const stats = { ...stream.stats };
   await stream.close();
 
@@ -96,8 +104,11 @@ export async function measureMiniAVAudio(o) {
     tsMaxDevUs: round(tsMaxDevUs, 2),
     driftPpm: round(drift.driftPpm, 1),
     wallS: round(wallUs / 1e6, 2),
+    gapsUs: gaps.gapsUs(),
     extra: {
       cpuMs: round(cpuMs, 1),
+      // start() to stop() returned, both included: what the window above leaves out.
+      cpuPercentStartToStop: round((((cpuFromStart.user + cpuFromStart.system) / 1000) * 1000 * 100) / wallFromStartUs, 2),
       serverCpuPercent: serverCpuMs === null ? null : round((serverCpuMs * 1000 * 100) / wallUs, 2),
       startReturnedMs: round(startReturnedUs / 1000, 2),
       // start() -> the capture time MiniAV gives the first sample (timestamp of buffer 0).
@@ -110,7 +121,7 @@ export async function measureMiniAVAudio(o) {
       sequenceGaps: seqMissing,
       wrongSize,
       frames,
-      framesExpected: Math.round(((wallUs - firstArrivalUs) / 1e6) * RATE),
+      framesExpected: Math.round(((wallFromStartUs - firstArrivalUs) / 1e6) * RATE),
       driftMs: round(drift.driftMs, 3),
       sinePeak: round(sine.peak / 32768, 4),
       sineBreakAtSample: sine.breakAtSample,

@@ -80,6 +80,7 @@ export function measurePipeAudio(o) {
         tsMaxDevUs: null,
         driftPpm: round(drift.driftPpm, 1),
         wallS: round(wallUs / 1e6, 2),
+        gapsUs: gaps.gapsUs(),
         extra: {
           childCpuPercent: round((childCpuMs * 1000 * 100) / wallUs, 2),
           readerCpuPercent: round((selfMs * 1000 * 100) / wallUs, 2),

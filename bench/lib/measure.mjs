@@ -44,6 +44,11 @@ export class GapRecorder {
     return sorted[i] / 1000;
   }
 
+  /** The gaps so far, in microseconds (a copy: rounds of a case are pooled from these). */
+  gapsUs() {
+    return [...this.#gaps];
+  }
+
   /** The longest gap in milliseconds, or null without gaps. */
   maxMs() {
     if (this.#gaps.length === 0) return null;
