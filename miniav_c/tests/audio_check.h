@@ -20,6 +20,7 @@ typedef struct {
     atomic_int buffers;
     uint32_t want_frames, rate;      /* every buffer must have exactly want_frames */
     int wrong_frames, bad_timestamps, sequence_gaps;
+    int early;                       /* buffers handed over > 2 ms before their last sample's time */
     int64_t first_timestamp, last_timestamp;
     uint64_t last_sequence;
     uint32_t last_frames;
@@ -35,6 +36,9 @@ static inline void audio_recorder_add(audio_recorder *rec, const MiniAVBuffer *b
     const int n = atomic_load(&rec->buffers);
     __typeof__(b->data.audio) const *a = &b->data.audio;
     if (a->frame_count != rec->want_frames) rec->wrong_frames++;
+    /* A buffer cannot be complete before its last sample was captured: one that is dates
+     * its samples too late (2 ms: the clock correction still pending at start-up). */
+    if (MiniAV_GetTimeUs() < b->timestamp_us + (int64_t)(a->frame_count * 1e6 / a->sample_rate) - 2000) rec->early++;
     if (n == 0) {
         rec->first_timestamp = b->timestamp_us;
     } else {

@@ -418,6 +418,14 @@ static void on_readable(pa_stream *p, size_t nbytes, void *user) {
             /* Sample 0 is dated when the queued data would have started, had it been read at once. */
             cap->chunk.anchor_us = now - (int64_t)(queued_frames * 1000000u / rate);
             cap->anchored = true;
+        } else if (cap->chunk.next_sample < cap->stream->audio.buffer_frames) {
+            /* No buffer is out yet, so the date of sample 0 may still move. Each read bounds it
+             * from above (its data waited, it was not captured later), and the server's first
+             * fragments can come as a short one and then, at once, data captured before it
+             * was read (seen: sample 0 dated 6-10 ms late, the first buffer "arriving" before
+             * its last sample was captured). The earliest bound is the best. */
+            int64_t bound = now - (int64_t)((queued_frames + cap->chunk.next_sample) * 1000000u / rate);
+            if (bound < cap->chunk.anchor_us) cap->chunk.anchor_us = bound;
         } else if (cap->overflowed) {
             /* The server lost data without saying how much: measure the gap on the clock. */
             cap->overflowed = false;
