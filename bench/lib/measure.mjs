@@ -95,6 +95,37 @@ export function procCpuMs(pid) {
 }
 
 /** Rounds for the table and JSON without hiding small values. */
+/**
+ * 95 % bootstrap interval of percentile(a) - percentile(b), in the samples' unit: each
+ * side resampled with replacement `resamples` times (a fixed seed, so a run's verdict is
+ * repeatable). A tail percentile such as p99 of a few thousand samples rests on its few
+ * dozen largest values; this says how far two such numbers may differ by chance alone.
+ */
+export function bootstrapPercentileDiff(a, b, p, resamples = 2000) {
+  let seed = 0x9e3779b9;
+  const random = () => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pct = (sorted) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  const resample = (x) => {
+    const out = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[Math.floor(random() * x.length)];
+    return out.sort();
+  };
+  const diffs = new Float64Array(resamples);
+  for (let i = 0; i < resamples; i++) diffs[i] = pct(resample(a)) - pct(resample(b));
+  diffs.sort();
+  return {
+    diff: pct(Float64Array.from(a).sort()) - pct(Float64Array.from(b).sort()),
+    low: diffs[Math.floor(0.025 * resamples)],
+    high: diffs[Math.ceil(0.975 * resamples) - 1],
+  };
+}
+
 export function round(x, digits = 2) {
   if (x === null || x === undefined || Number.isNaN(x)) return null;
   const f = 10 ** digits;
