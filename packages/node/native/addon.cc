@@ -456,7 +456,9 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     return result;
   }
 
-  // setOptions({ poolSize, dropPolicy: 0|1, maxQueued, backend? })
+  // setOptions({ poolSize, dropPolicy: 0|1, maxQueued, audioMaxQueued?, backend? }):
+  // audioMaxQueued limits the audio buffers waiting in the queue (a screen stream carries
+  // both), maxQueued the video frames.
   Napi::Value SetOptions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
@@ -474,6 +476,8 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
     drop_oldest_ = opt.drop_policy == MINIAV_DROP_OLDEST;
     uint32_t q = U32(o, "maxQueued");
     if (q) max_queued_ = q;
+    uint32_t qa = U32(o, "audioMaxQueued");
+    if (qa) max_queued_audio_ = qa;
     return env.Undefined();
   }
 
@@ -685,19 +689,23 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   static void OnBuffer(const MiniAVBuffer* buffer, void* user) {
     auto* self = static_cast<NativeStream*>(user);
     const MiniAVBuffer* dropped = nullptr;
+    const int kind = buffer->type == MINIAV_BUFFER_TYPE_AUDIO;  // video and audio wait apart
     {
       std::lock_guard<std::mutex> lock(self->queue_lock_);
-      if (self->queue_.size() >= self->max_queued_) {
-        // JavaScript is behind: the policy decides which queued frame gives way.
+      if (self->queued_[kind] >= (kind ? self->max_queued_audio_ : self->max_queued_)) {
+        // JavaScript is behind: the policy decides which queued frame of this kind gives way.
         if (self->drop_oldest_) {
-          dropped = self->queue_.front();
-          self->queue_.pop_front();
+          auto oldest = std::find_if(self->queue_.begin(), self->queue_.end(),
+                                     [kind](const MiniAVBuffer* b) { return (b->type == MINIAV_BUFFER_TYPE_AUDIO) == kind; });
+          dropped = *oldest;
+          self->queue_.erase(oldest);
           self->queue_.push_back(buffer);
         } else {
           dropped = buffer;
         }
       } else {
         self->queue_.push_back(buffer);
+        self->queued_[kind]++;
       }
     }
     if (dropped) {
@@ -754,6 +762,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       std::lock_guard<std::mutex> lock(queue_lock_);
       frames.swap(queue_);
       events.swap(events_);
+      queued_[0] = queued_[1] = 0;
     }
     Napi::HandleScope scope(env);
     size_t next = 0;
@@ -937,6 +946,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
       std::lock_guard<std::mutex> lock(queue_lock_);
       left.swap(queue_);
       events_.clear();
+      queued_[0] = queued_[1] = 0;
     }
     for (const MiniAVBuffer* b : left) {
       queue_dropped_++;
@@ -984,7 +994,9 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   bool drop_oldest_ = false;
   bool screen_audio_ = false;
   MiniAVAudioInfo screen_audio_format_{};
-  size_t max_queued_ = 2;
+  size_t max_queued_ = 2;         // video frames waiting for JavaScript
+  size_t max_queued_audio_ = 32;  // audio buffers waiting for JavaScript (see options.ts)
+  size_t queued_[2] = {0, 0};     // in queue_: video, audio
   MiniAVStats final_stats_{};
   Napi::FunctionReference on_frame_, on_event_, on_more_;
   Napi::ThreadSafeFunction tsfn_;

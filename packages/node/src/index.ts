@@ -74,7 +74,7 @@ function openStream<F extends VideoFormat | AudioFormat, S = NodeCaptureStream<F
   extra?: (ns: NativeStream) => void,
   make?: (ns: NativeStream, actual: F, dropPolicy: 'drop-newest' | 'drop-oldest', maxQueued: number) => S,
 ): S {
-  const streamArgs = streamOptionArgs(options);
+  const streamArgs = streamOptionArgs(options, type === 'audio' || type === 'loopback' ? 'audio' : 'video');
   const ns = createNativeStream(type);
   try {
     ns.setOptions(streamArgs);

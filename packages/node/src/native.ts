@@ -103,7 +103,7 @@ export interface NativeStream {
   setScreenOptions(options: { cursor: number; skipUnchanged: boolean; restoreToken?: string }): void;
   restoreToken(): string;
   setScreenAudio(format: Record<string, number> | null): void;
-  setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string }): void;
+  setOptions(options: { poolSize: number; dropPolicy: number; maxQueued: number; audioMaxQueued: number; backend?: string }): void;
   start(
     onFrame: (frame: NativeFrame) => void,
     onEvent: (type: number, code: string, message: string) => void,

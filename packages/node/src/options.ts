@@ -123,16 +123,32 @@ export function audioFormatArgs(options: AudioOpenOptions): Record<string, numbe
   };
 }
 
-export function streamOptionArgs(options: StreamOptions): { poolSize: number; dropPolicy: number; maxQueued: number; backend?: string } {
+// Audio waits longer for JavaScript by default than video: a dropped audio buffer is a gap
+// in the sound, a late one only latency, while a late video frame is worth less than the
+// next. 32 buffers are 320 ms of the default 10 ms buffers (a soak run lost 3 buffers to one
+// ~50 ms stall of the event loop with the video default of 2); the pool adds room for the
+// buffer being filled and a few the application holds.
+const DEFAULT_MAX_QUEUED = { video: 2, audio: 32 } as const;
+const AUDIO_POOL_ROOM = 8;
+
+export function streamOptionArgs(
+  options: StreamOptions,
+  media: 'video' | 'audio' = 'video',
+): { poolSize: number; dropPolicy: number; maxQueued: number; audioMaxQueued: number; backend?: string } {
   const policy = options.dropPolicy ?? 'drop-newest';
   if (policy !== 'drop-newest' && policy !== 'drop-oldest')
     throw invalid(`dropPolicy must be 'drop-newest' or 'drop-oldest' (got ${String(policy)})`);
   if (options.backend !== undefined && (typeof options.backend !== 'string' || options.backend.length === 0))
     throw invalid('backend must be a backend name such as \'test-pattern\' (see getBackends())');
+  const maxQueued = optionalCount('maxQueued', options.maxQueued, 256) || DEFAULT_MAX_QUEUED[media];
+  let poolSize = optionalCount('poolSize', options.poolSize, 256); // 0: the backend's default
+  if (media === 'audio' && poolSize === 0) poolSize = Math.min(256, maxQueued + AUDIO_POOL_ROOM);
   return {
-    poolSize: optionalCount('poolSize', options.poolSize, 256),
+    poolSize,
     dropPolicy: policy === 'drop-oldest' ? 1 : 0,
-    maxQueued: optionalCount('maxQueued', options.maxQueued, 256) || 2,
+    maxQueued,
+    // The audio buffers of a screen stream with audio wait apart from its video frames.
+    audioMaxQueued: media === 'audio' ? maxQueued : DEFAULT_MAX_QUEUED.audio,
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
   };
 }

@@ -79,6 +79,23 @@ test('screen + audio: the X screen and the system mix in one stream, on one cloc
   assert.ok(firstAudio >= t0 - 100000 && firstAudio - t0 < 300000, `audio ${firstAudio - t0} µs after start`);
 });
 
+test('screen + audio: audio waits apart from video, so a 120 ms stall loses no audio', { skip: ready && process.env.DISPLAY ? false : 'needs the X11 and PulseAudio rigs' }, async (t) => {
+  const stream = closeLater(t, await screen.open('x11:root', { frameRate: 30, audio: { sampleFormat: 'f32', channels: 1, bufferFrames: 480 } }));
+  const audioSeqs = [];
+  stream.on('frame', (f) => {
+    if (f.type === 'audio') audioSeqs.push(f.sequence);
+    f.release();
+  });
+  await stream.start();
+  await waitFor(() => audioSeqs.length >= 5, 10000, 'first audio');
+  const until = performance.now() + 120; // 12 audio buffers, 4 video frames: video's queue of 2 overflows
+  while (performance.now() < until);
+  const after = audioSeqs.length;
+  await waitFor(() => audioSeqs.length >= after + 20, 10000, 'audio after the stall');
+  await stream.stop();
+  assert.deepEqual(audioSeqs, audioSeqs.map((_, i) => audioSeqs[0] + i), 'no audio buffer skipped');
+});
+
 pulseTest('system loopback follows the default output when it changes', async (t) => {
   const env = { ...process.env };
   delete env.LD_PRELOAD;

@@ -76,7 +76,7 @@ export interface AudioFormat {
 
 /** What every stream accepts. */
 export interface StreamOptions {
-  /** Buffers in the native pool (video default 4, audio 16). Frames held by the application count against it. */
+  /** Buffers in the native pool (video: the backend's default, 3-4; audio and loopback: maxQueued + 8, so 40). Frames held by the application count against it. */
   poolSize?: number;
   /**
    * When the application falls behind, which waiting frame gives way: the newest
@@ -84,7 +84,11 @@ export interface StreamOptions {
    * application holds is never taken back.
    */
   dropPolicy?: DropPolicy;
-  /** Frames that may wait for the JavaScript thread before the drop policy applies (default 2). */
+  /**
+   * Frames that may wait for the JavaScript thread before the drop policy applies (default
+   * 2 for video, 32 for audio and loopback streams: 320 ms of 10 ms buffers, so a stalled
+   * event loop costs latency rather than sound).
+   */
   maxQueued?: number;
   /** Use this backend only (e.g. 'v4l2'); default: the first available that knows the device. */
   backend?: string;

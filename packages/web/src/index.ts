@@ -70,7 +70,9 @@ function count(name: string, value: unknown, def: number, max = 0xffff): number 
 function common(options: StreamOptions, video: boolean): { poolSize: number; dropOldest: boolean; maxQueued: number } {
   const dp = options.dropPolicy;
   if (dp !== undefined && dp !== 'drop-newest' && dp !== 'drop-oldest') throw invalid(`dropPolicy must be 'drop-newest' or 'drop-oldest' (got ${String(dp)})`);
-  return { poolSize: count('poolSize', options.poolSize, video ? 4 : 16, 256), dropOldest: dp === 'drop-oldest', maxQueued: count('maxQueued', options.maxQueued, 2, 256) };
+  // Audio waits longer than video by default (a dropped buffer is a gap in the sound): as in @miniav/node.
+  const maxQueued = count('maxQueued', options.maxQueued, video ? 2 : 32, 256);
+  return { poolSize: count('poolSize', options.poolSize, video ? 4 : Math.min(256, maxQueued + 8), 256), dropOldest: dp === 'drop-oldest', maxQueued };
 }
 
 function frameRateValue(rate: VideoOpenOptions['frameRate']): number | undefined {
