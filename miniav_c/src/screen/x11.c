@@ -800,9 +800,10 @@ static void choose_render_path(x11_state *st) {
     bool shared_pixmaps = shm && shm->shared_pixmaps && shm->pixmap_format == XCB_IMAGE_FORMAT_Z_PIXMAP;
     free(shm);
     xcb_render_query_version_reply_t *version = X.xcb_render_query_version_reply(c, X.xcb_render_query_version(c, 0, 11), NULL);
+    bool has_render = version != NULL;
     free(version);
     xcb_render_query_pict_formats_reply_t *formats =
-        shared_pixmaps && version ? X.xcb_render_query_pict_formats_reply(c, X.xcb_render_query_pict_formats(c), NULL) : NULL;
+        shared_pixmaps && has_render ? X.xcb_render_query_pict_formats_reply(c, X.xcb_render_query_pict_formats(c), NULL) : NULL;
     if (!formats) return;
     xcb_render_pictformat_t argb = 0, root = 0;
     for (xcb_render_pictforminfo_iterator_t f = X.xcb_render_query_pict_formats_formats_iterator(formats); f.rem;

@@ -87,7 +87,8 @@ export interface StreamOptions {
   /**
    * Frames that may wait for the JavaScript thread before the drop policy applies (default
    * 2 for video, 32 for audio and loopback streams: 320 ms of 10 ms buffers, so a stalled
-   * event loop costs latency rather than sound).
+   * event loop costs latency rather than sound). In a screen stream with audio, the audio
+   * buffers wait apart from the video frames, up to 32.
    */
   maxQueued?: number;
   /** Use this backend only (e.g. 'v4l2'); default: the first available that knows the device. */
