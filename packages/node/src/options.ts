@@ -1,6 +1,7 @@
 // Turns the friendly TypeScript options into the numbers the addon takes, and
 // rejects bad ones with a MiniAVError before anything reaches the device.
 import {
+  DEFAULT_AUDIO_MAX_QUEUED,
   MiniAVError,
   fourccCode,
   fourccText,
@@ -128,7 +129,7 @@ export function audioFormatArgs(options: AudioOpenOptions): Record<string, numbe
 // next. 32 buffers are 320 ms of the default 10 ms buffers (a soak run lost 3 buffers to one
 // ~50 ms stall of the event loop with the video default of 2); the pool adds room for the
 // buffer being filled and a few the application holds.
-const DEFAULT_MAX_QUEUED = { video: 2, audio: 32 } as const;
+const DEFAULT_MAX_QUEUED = { video: 2, audio: DEFAULT_AUDIO_MAX_QUEUED } as const;
 const AUDIO_POOL_ROOM = 8;
 
 export function streamOptionArgs(

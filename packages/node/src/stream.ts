@@ -1,4 +1,5 @@
 import {
+  DEFAULT_AUDIO_MAX_QUEUED,
   MiniAVError,
   TypedEmitter,
   FrameIterators,
@@ -48,7 +49,8 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     this.deviceId = deviceId;
     this.#native = nativeStream;
     this.#format = format;
-    this.#iterators = new FrameIterators(this, maxQueued, dropPolicy === 'drop-oldest');
+    const audioMaxQueued = type === 'audio' || type === 'loopback' ? maxQueued : DEFAULT_AUDIO_MAX_QUEUED;
+    this.#iterators = new FrameIterators(this, maxQueued, dropPolicy === 'drop-oldest', audioMaxQueued);
     this.#reporter = { label: `the ${type} stream '${deviceId}'`, warned: false };
   }
 

@@ -197,3 +197,30 @@ test('a throwing frame listener surfaces as an uncaught exception and capture go
   assert.equal(uncaught.length, 1);
   assert.equal(uncaught[0].message, 'listener bug');
 });
+
+// frames() queues: video frames and audio buffers of one stream (a screen with audio) wait
+// and drop apart, each by the drop policy, so a slow iterator of video never costs sound.
+for (const dropOldest of [false, true]) {
+  test(`frames() iterators queue video and audio apart (${dropOldest ? 'drop-oldest' : 'drop-newest'})`, async () => {
+    const { FrameIterators } = await import('../dist/index.js');
+    const released = [];
+    const frame = (type, n) => ({ type, n, release: () => released.push(`${type}${n}`) });
+    const iterators = new FrameIterators({ running: true, closed: false, start: async () => {} }, 2, dropOldest, 32);
+    const it = iterators.create();
+    let dropped = 0;
+    for (let i = 0; i < 40; i++) {
+      dropped += iterators.offer(frame('audio', i));
+      if (i % 8 === 0) dropped += iterators.offer(frame('video', i / 8));
+    }
+    // 5 video frames (2 kept), 40 audio buffers (32 kept).
+    assert.equal(dropped, 3 + 8);
+    const got = [];
+    for (let i = 0; i < 34; i++) got.push((await it.next()).value);
+    const video = got.filter((f) => f.type === 'video').map((f) => f.n);
+    const audio = got.filter((f) => f.type === 'audio').map((f) => f.n);
+    assert.deepEqual(video, dropOldest ? [3, 4] : [0, 1]);
+    assert.deepEqual(audio, dropOldest ? [...Array(32).keys()].map((i) => i + 8) : [...Array(32).keys()]);
+    assert.equal(released.length, 11);
+    await it.return();
+  });
+}

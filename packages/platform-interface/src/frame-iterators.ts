@@ -21,20 +21,29 @@ export interface FrameSource {
 }
 
 /**
+ * Audio buffers that may wait for the application by default (video: 2). A dropped audio
+ * buffer is a gap in the sound and a late one only latency: 32 are 320 ms of 10 ms buffers.
+ */
+export const DEFAULT_AUDIO_MAX_QUEUED = 32;
+
+/**
  * The consumers of a stream's `frames()`, for every implementation (Node, web): each a
- * queue of at most `maxQueued` frames, where the stream's drop policy decides which frame
- * gives way when the consumer falls behind. A frame an iterator has handed out is the
+ * queue of at most `maxQueued` video frames and `audioMaxQueued` audio buffers (a screen
+ * stream with audio carries both; they wait and drop apart), where the stream's drop policy
+ * decides which frame of the kind gives way when the consumer falls behind. A frame an iterator has handed out is the
  * application's to release; frames still queued are released when the iterator ends.
  */
 export class FrameIterators {
   readonly #source: FrameSource;
   readonly #maxQueued: number;
+  readonly #audioMaxQueued: number;
   readonly #dropOldest: boolean;
   readonly #consumers = new Set<Consumer>();
 
-  constructor(source: FrameSource, maxQueued: number, dropOldest: boolean) {
+  constructor(source: FrameSource, maxQueued: number, dropOldest: boolean, audioMaxQueued = maxQueued) {
     this.#source = source;
     this.#maxQueued = maxQueued;
+    this.#audioMaxQueued = audioMaxQueued;
     this.#dropOldest = dropOldest;
   }
 
@@ -100,9 +109,12 @@ export class FrameIterators {
         continue;
       }
       c.frames.push(frame);
-      if (c.frames.length > this.#maxQueued) {
-        // The consumer is behind: the drop policy picks who gives way.
-        const victim = this.#dropOldest ? c.frames.shift() : c.frames.pop();
+      let waiting = 0;
+      for (const f of c.frames) if (f.type === frame.type) waiting++;
+      if (waiting > (frame.type === 'audio' ? this.#audioMaxQueued : this.#maxQueued)) {
+        // The consumer is behind: the drop policy picks which frame of this kind gives way.
+        const at = this.#dropOldest ? c.frames.findIndex((f) => f.type === frame.type) : c.frames.length - 1;
+        const [victim] = c.frames.splice(at, 1);
         dropped++;
         victim?.release();
       }

@@ -1,5 +1,6 @@
 // @miniav/web: MiniAV's API in browsers, over getUserMedia/getDisplayMedia and WebCodecs.
 import {
+  DEFAULT_AUDIO_MAX_QUEUED,
   MiniAVError,
   isPixelFormat,
   isSampleFormat,
@@ -71,7 +72,7 @@ function common(options: StreamOptions, video: boolean): { poolSize: number; dro
   const dp = options.dropPolicy;
   if (dp !== undefined && dp !== 'drop-newest' && dp !== 'drop-oldest') throw invalid(`dropPolicy must be 'drop-newest' or 'drop-oldest' (got ${String(dp)})`);
   // Audio waits longer than video by default (a dropped buffer is a gap in the sound): as in @miniav/node.
-  const maxQueued = count('maxQueued', options.maxQueued, video ? 2 : 32, 256);
+  const maxQueued = count('maxQueued', options.maxQueued, video ? 2 : DEFAULT_AUDIO_MAX_QUEUED, 256);
   return { poolSize: count('poolSize', options.poolSize, video ? 4 : Math.min(256, maxQueued + 8), 256), dropOldest: dp === 'drop-oldest', maxQueued };
 }
 

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_AUDIO_MAX_QUEUED,
   MiniAVError,
   TypedEmitter,
   FrameIterators,
@@ -96,7 +97,8 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
     this.deviceId = init.deviceId;
     this.mediaStream = init.media;
     this.#init = init;
-    this.#iterators = new FrameIterators(this, init.maxQueued, init.dropOldest);
+    const audioMaxQueued = init.type === 'audio' || init.type === 'loopback' ? init.maxQueued : DEFAULT_AUDIO_MAX_QUEUED;
+    this.#iterators = new FrameIterators(this, init.maxQueued, init.dropOldest, audioMaxQueued);
     this.#format = init.format;
     this.#videoPool = new BufferPool(init.poolSize);
     this.#audioPool = new BufferPool(init.audioPoolSize);
