@@ -94,6 +94,26 @@ static bool watch_saw(watch_log *wl, MiniAVDeviceEvent e, const char *id) {
     return found;
 }
 
+/* Resizes the rig's X screen with xrandr: smaller with Xvfb's one output ("screen") off,
+ * back to 1920x1080 with it on again; true when an x11 display then has that size (the
+ * monitor "screen", or x11:root while no monitor is on). */
+static bool resize_screen(uint32_t w, uint32_t h) {
+    char cmd[128];
+    if (w == 1920 && h == 1080)
+        snprintf(cmd, sizeof cmd, "xrandr --fb 1920x1080 --output screen --mode 1920x1080 >/dev/null 2>&1");
+    else
+        snprintf(cmd, sizeof cmd, "xrandr --output screen --off --fb %ux%u >/dev/null 2>&1", w, h);
+    if (system(cmd) != 0) return false;
+    MiniAVDeviceInfo *devs;
+    uint32_t n;
+    bool ok = false;
+    if (MiniAV_Screen_EnumerateDisplays(&devs, &n)) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(devs[i].backend, "x11") && devs[i].width == w && devs[i].height == h) ok = true;
+    MiniAV_FreeDeviceList(devs, n);
+    return ok;
+}
+
 /* ------------------------------------------------------------------ a stream that keeps its latest frame */
 
 typedef struct {
@@ -353,6 +373,46 @@ int main(int argc, char **argv) {
     CHECK_EQ_INT(pixel(&lf, 1350, 750), 0xffff00ffu);
     stop_screen(s, &lf);
     window_close(&b);
+
+    /* The screen is resized (RandR): a display capture follows it with a `format` event
+     * and frames of the new size; a region that no longer fits ends with DEVICE_LOST. */
+    s = start_screen(&lf, "x11:root", 0, 0, 0, 0, 0, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
+    CHECK(s != NULL);
+    next_frames(&lf, 0, 2);
+    CHECK(resize_screen(1280, 720));
+    WAIT_FOR(atomic_load(&lf.resized) >= 1, 3000);
+    next_frames(&lf, atomic_load(&lf.frames), 2);
+    CHECK_EQ_INT(atomic_load(&lf.resized), 1);
+    CHECK_EQ_INT(lf.latest.data.video.width, 1280);
+    CHECK_EQ_INT(lf.latest.data.video.height, 720);
+    CHECK_EQ_INT(pixel(&lf, 1279, 719), ROOT);
+    CHECK(resize_screen(1920, 1080));
+    WAIT_FOR(atomic_load(&lf.resized) >= 2, 3000);
+    next_frames(&lf, atomic_load(&lf.frames), 2);
+    CHECK_EQ_INT(lf.latest.data.video.width, 1920);
+    CHECK_EQ_INT(pixel(&lf, 1919, 1079), ROOT);
+    CHECK_EQ_INT(atomic_load(&lf.ended), 0);
+    stop_screen(s, &lf);
+    s = start_screen(&lf, "x11:root", 2, 1800, 1000, 100, 50, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
+    CHECK(s != NULL);
+    next_frames(&lf, 0, 2);
+    CHECK(resize_screen(1280, 720));
+    WAIT_FOR(atomic_load(&lf.ended), 3000);
+    CHECK(atomic_load(&lf.ended));
+    CHECK_EQ_INT(lf.ended_code, MINIAV_ERROR_DEVICE_LOST);
+    stop_screen(s, &lf);
+    CHECK(resize_screen(1920, 1080));
+    /* A monitor whose output is switched off is gone: its capture ends. */
+    s = start_screen(&lf, "x11:monitor:screen", 0, 0, 0, 0, 0, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
+    CHECK(s != NULL);
+    next_frames(&lf, 0, 2);
+    CHECK_EQ_INT(lf.latest.data.video.width, 1920);
+    CHECK(resize_screen(1280, 720));
+    WAIT_FOR(atomic_load(&lf.ended), 3000);
+    CHECK(atomic_load(&lf.ended));
+    CHECK_EQ_INT(lf.ended_code, MINIAV_ERROR_DEVICE_LOST);
+    stop_screen(s, &lf);
+    CHECK(resize_screen(1920, 1080));
 
     /* Bad ids and arguments. */
     MiniAVResultCode r;

@@ -47,7 +47,8 @@
     F(xcb_shm_get_image) F(xcb_shm_get_image_reply) F(xcb_shm_create_pixmap_checked)
 #define RANDR_FUNCTIONS(F)                                                                                        \
     F(xcb_randr_query_version) F(xcb_randr_query_version_reply) F(xcb_randr_get_monitors)                        \
-    F(xcb_randr_get_monitors_reply) F(xcb_randr_get_monitors_monitors_iterator) F(xcb_randr_monitor_info_next)
+    F(xcb_randr_get_monitors_reply) F(xcb_randr_get_monitors_monitors_iterator) F(xcb_randr_monitor_info_next)     \
+    F(xcb_randr_select_input)
 #define XFIXES_FUNCTIONS(F)                                                                                       \
     F(xcb_xfixes_query_version) F(xcb_xfixes_query_version_reply) F(xcb_xfixes_get_cursor_image)                 \
     F(xcb_xfixes_get_cursor_image_reply) F(xcb_xfixes_get_cursor_image_cursor_image)
@@ -225,7 +226,14 @@ static bool list_monitors(x11_display *d, monitor *out, uint32_t max, uint32_t *
     return *count > 0;
 }
 
-static rect root_rect(x11_display *d) { return (rect){0, 0, d->screen->width_in_pixels, d->screen->height_in_pixels}; }
+/* Asked each time: the screen's size at connection time is stale after a RandR resize. */
+static rect root_rect(x11_display *d) {
+    rect r = {0, 0, d->screen->width_in_pixels, d->screen->height_in_pixels};
+    xcb_get_geometry_reply_t *g = X.xcb_get_geometry_reply(d->conn, X.xcb_get_geometry(d->conn, d->screen->root), NULL);
+    if (g) r.width = g->width, r.height = g->height;
+    free(g);
+    return r;
+}
 
 static MiniAVResultCode enumerate_displays(miniav_device_list *out, MiniAVLoopbackTargetType filter) {
     (void)filter;
@@ -445,6 +453,7 @@ typedef struct {
     bool skip_unchanged;
     xcb_damage_damage_t damage;
     uint8_t damage_event;
+    uint8_t randr_event;                 /* first RandR event, 0 without RandR events */
     /* RENDER path (0 when frames are read with xcb_shm_get_image): */
     xcb_render_pictformat_t argb_format; /* 32-bit a8r8g8b8, the pool pixmaps' format */
     xcb_render_picture_t source;         /* the root, children included */
@@ -609,15 +618,19 @@ static void apply_cursor(x11_state *st, MiniAVBuffer *b, uint8_t *mem) {
 }
 
 /* Handles queued X events; returns false when the stream must end. */
-static bool handle_events(miniav_stream *s, x11_state *st, bool *paused, bool *damaged, uint32_t *new_w, uint32_t *new_h) {
+static bool handle_events(miniav_stream *s, x11_state *st, bool *paused, bool *damaged, uint32_t *new_w, uint32_t *new_h,
+                          bool *display_changed) {
     xcb_generic_event_t *e;
     while ((e = X.xcb_poll_for_event(st->d.conn))) {
         uint8_t type = e->response_type & 0x7f;
         if (st->damage && type == st->damage_event) {
             *damaged = true;
+        } else if (st->randr_event && (type == st->randr_event || type == st->randr_event + 1)) {
+            *display_changed = true; /* RRScreenChangeNotify, RRNotify (a CRTC or output changed) */
         } else if (type == XCB_CONFIGURE_NOTIFY) {
             xcb_configure_notify_event_t *c = (xcb_configure_notify_event_t *)e;
             if (st->is_window && c->window == st->drawable) *new_w = c->width, *new_h = c->height;
+            if (!st->is_window && c->window == st->d.screen->root) *display_changed = true; /* the screen was resized */
         } else if (type == XCB_DESTROY_NOTIFY) {
             if (st->is_window && ((xcb_destroy_notify_event_t *)e)->window == st->drawable) {
                 free(e);
@@ -735,6 +748,38 @@ static void complete_or_report(miniav_stream *s, x11_state *st, x11_request *req
     miniav_stream_emit(s, MINIAV_EVENT_SOURCE_PAUSED, MINIAV_SUCCESS, "window 0x%x cannot be read (off screen or not viewable)", st->drawable);
 }
 
+/* The X screen or a monitor changed (RandR): the display is looked up again. A new size
+ * gives frames of that size after a `format` event (in-flight frame of the old size
+ * first); a display that is gone, or a region that no longer fits it, ends the stream. */
+static bool follow_display(miniav_stream *s, x11_state *st, x11_request *in_flight) {
+    rect display;
+    if (display_rect(&st->d, s->device_id, &display)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, "display '%s' is gone (monitors changed)", s->device_id);
+        return false;
+    }
+    rect area = display;
+    if (s->screen_target == MINIAV_SCREEN_TARGET_REGION) {
+        if (miniav_screen_check_region(s, display.width, display.height, "display", s->device_id)) {
+            miniav_stream_emit(s, MINIAV_EVENT_ENDED, MINIAV_ERROR_DEVICE_LOST, "the display changed: %s", MiniAV_GetLastErrorMessage());
+            return false;
+        }
+        area = (rect){display.x + s->region_x, display.y + s->region_y, s->region_width, s->region_height};
+    }
+    bool resized = area.width != st->area.width || area.height != st->area.height;
+    if (resized && in_flight->slot) complete_frame(s, st, in_flight);
+    st->area = area;
+    st->display_x = area.x, st->display_y = area.y;
+    if (!resized) return true; /* moved, or nothing that matters here */
+    if (make_pool(s, st)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s", area.width,
+                           area.height, MiniAV_GetLastErrorMessage());
+        return false;
+    }
+    s->video.width = area.width, s->video.height = area.height;
+    miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "display '%s' is now %ux%u", s->device_id, area.width, area.height);
+    return true;
+}
+
 /* At a fixed rate each frame is requested and delivered in its own tick. Unpaced, the
  * next frame is requested before the previous one is finished, so the X server copies
  * frame n+1 while this thread finishes frame n (one frame in flight, no added latency
@@ -749,7 +794,8 @@ static void *capture_thread(void *arg) {
     x11_request in_flight = {0};
     while (miniav_pacer_wait(&pacer, &st->worker.stop)) {
         uint32_t new_w = st->area.width, new_h = st->area.height;
-        if (!handle_events(s, st, &paused, &damaged, &new_w, &new_h)) break;
+        bool display_changed = false;
+        if (!handle_events(s, st, &paused, &damaged, &new_w, &new_h, &display_changed)) break;
         if (new_w != st->area.width || new_h != st->area.height) {
             /* The window was resized: finish the frame of the old size, then new buffers,
              * and frames of the new size from now on. */
@@ -762,6 +808,10 @@ static void *capture_thread(void *arg) {
             }
             s->video.width = new_w, s->video.height = new_h;
             miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "window 0x%x is now %ux%u", st->drawable, new_w, new_h);
+            damaged = true;
+        }
+        if (display_changed) {
+            if (!follow_display(s, st, &in_flight)) break;
             damaged = true;
         }
         miniav_slot *slot = NULL;
@@ -934,6 +984,20 @@ static MiniAVResultCode start(miniav_stream *s) {
         rect now;
         if (window_rect(&st->d, st->drawable, &now)) st->area.width = now.width, st->area.height = now.height;
         s->video.width = st->area.width, s->video.height = st->area.height;
+    }
+    if (!st->is_window && !st->randr_event) {
+        /* A resized screen arrives as a ConfigureNotify of the root, a monitor that moves
+         * or goes away as RandR events: the capture follows (see follow_display). */
+        uint32_t mask = XCB_EVENT_MASK_STRUCTURE_NOTIFY;
+        xcb_generic_error_t *err =
+            X.xcb_request_check(st->d.conn, X.xcb_change_window_attributes_checked(st->d.conn, st->d.screen->root, XCB_CW_EVENT_MASK, &mask));
+        free(err);
+        const xcb_query_extension_reply_t *randr = X.has_randr ? X.xcb_get_extension_data(st->d.conn, X.randr_id) : NULL;
+        if (randr && randr->present) {
+            X.xcb_randr_select_input(st->d.conn, st->d.screen->root,
+                                     XCB_RANDR_NOTIFY_MASK_SCREEN_CHANGE | XCB_RANDR_NOTIFY_MASK_CRTC_CHANGE | XCB_RANDR_NOTIFY_MASK_OUTPUT_CHANGE);
+            st->randr_event = randr->first_event;
+        }
     }
     if (st->skip_unchanged && !st->damage) {
         const xcb_query_extension_reply_t *ext = X.has_damage ? X.xcb_get_extension_data(st->d.conn, X.damage_id) : NULL;
