@@ -188,6 +188,22 @@ static void stop_screen(MiniAVScreenContextHandle ctx, latest_frame *lf) {
     lf->handle = NULL;
 }
 
+/* A capture of `id` (display, or region with kind 2) that the screen's shrinking to
+ * 1280x720 ends with DEVICE_LOST; the screen is 1920x1080 again afterwards. */
+static void check_ends_when_screen_shrinks(latest_frame *lf, const char *id, int kind, int x, int y, int w, int h, uint32_t first_width) {
+    MiniAVScreenContextHandle s = start_screen(lf, id, kind, x, y, w, h, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
+    CHECK(s != NULL);
+    if (!s) return;
+    next_frames(lf, 0, 2);
+    CHECK_EQ_INT(lf->latest.data.video.width, first_width);
+    CHECK(resize_screen(1280, 720));
+    WAIT_FOR(atomic_load(&lf->ended), 3000);
+    CHECK(atomic_load(&lf->ended));
+    CHECK_EQ_INT(lf->ended_code, MINIAV_ERROR_DEVICE_LOST);
+    stop_screen(s, lf);
+    CHECK(resize_screen(1920, 1080));
+}
+
 #define ROOT 0xff336699u   /* B,G,R,A little-endian read of #336699 */
 #define RED 0xffcc3300u
 #define GREEN 0xff00cc66u
@@ -393,26 +409,9 @@ int main(int argc, char **argv) {
     CHECK_EQ_INT(pixel(&lf, 1919, 1079), ROOT);
     CHECK_EQ_INT(atomic_load(&lf.ended), 0);
     stop_screen(s, &lf);
-    s = start_screen(&lf, "x11:root", 2, 1800, 1000, 100, 50, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
-    CHECK(s != NULL);
-    next_frames(&lf, 0, 2);
-    CHECK(resize_screen(1280, 720));
-    WAIT_FOR(atomic_load(&lf.ended), 3000);
-    CHECK(atomic_load(&lf.ended));
-    CHECK_EQ_INT(lf.ended_code, MINIAV_ERROR_DEVICE_LOST);
-    stop_screen(s, &lf);
-    CHECK(resize_screen(1920, 1080));
+    check_ends_when_screen_shrinks(&lf, "x11:root", 2, 1800, 1000, 100, 50, 100);
     /* A monitor whose output is switched off is gone: its capture ends. */
-    s = start_screen(&lf, "x11:monitor:screen", 0, 0, 0, 0, 0, MINIAV_PIXEL_FORMAT_BGRA32, MINIAV_CURSOR_NONE, 0, NULL);
-    CHECK(s != NULL);
-    next_frames(&lf, 0, 2);
-    CHECK_EQ_INT(lf.latest.data.video.width, 1920);
-    CHECK(resize_screen(1280, 720));
-    WAIT_FOR(atomic_load(&lf.ended), 3000);
-    CHECK(atomic_load(&lf.ended));
-    CHECK_EQ_INT(lf.ended_code, MINIAV_ERROR_DEVICE_LOST);
-    stop_screen(s, &lf);
-    CHECK(resize_screen(1920, 1080));
+    check_ends_when_screen_shrinks(&lf, "x11:monitor:screen", 0, 0, 0, 0, 0, 1920);
 
     /* Bad ids and arguments. */
     MiniAVResultCode r;

@@ -459,13 +459,19 @@ typedef struct {
     xcb_render_picture_t source;         /* the root, children included */
 } x11_state;
 
-/* Lets go of the server's side of a set: pictures, pixmaps, then the segments. */
-static void detach_set(x11_state *st, shm_set *set, uint32_t segments) {
+/* Frees the RENDER pictures and pixmaps over the first `segments` segments of a set. */
+static void free_render_targets(x11_state *st, shm_set *set, uint32_t segments) {
     for (uint32_t i = 0; i < segments; i++) {
         if (set->picture[i]) X.xcb_render_free_picture(st->d.conn, set->picture[i]);
         if (set->pixmap[i]) X.xcb_free_pixmap(st->d.conn, set->pixmap[i]);
-        X.xcb_shm_detach(st->d.conn, set->seg[i]);
+        set->picture[i] = set->pixmap[i] = 0;
     }
+}
+
+/* Lets go of the server's side of a set: pictures, pixmaps, then the segments. */
+static void detach_set(x11_state *st, shm_set *set, uint32_t segments) {
+    free_render_targets(st, set, segments);
+    for (uint32_t i = 0; i < segments; i++) X.xcb_shm_detach(st->d.conn, set->seg[i]);
     X.xcb_flush(st->d.conn);
 }
 
@@ -538,13 +544,7 @@ static MiniAVResultCode make_pool(miniav_stream *s, x11_state *st) {
         }
     }
     /* All segments read the same way: GetImage if any could not have a pixmap. */
-    if (!st->argb_format) {
-        for (uint32_t i = 0; i < set->count; i++) {
-            if (set->picture[i]) X.xcb_render_free_picture(st->d.conn, set->picture[i]);
-            if (set->pixmap[i]) X.xcb_free_pixmap(st->d.conn, set->pixmap[i]);
-            set->picture[i] = set->pixmap[i] = 0;
-        }
-    }
+    if (!st->argb_format) free_render_targets(st, set, set->count);
     miniav_pool_hooks hooks = {.on_release = NULL, .on_free = shm_set_free, .ctx = set};
     detach_current(st);
     MiniAVResultCode r = miniav_stream_ensure_external_pool(s, count, &hooks);
@@ -748,6 +748,21 @@ static void complete_or_report(miniav_stream *s, x11_state *st, x11_request *req
     miniav_stream_emit(s, MINIAV_EVENT_SOURCE_PAUSED, MINIAV_SUCCESS, "window 0x%x cannot be read (off screen or not viewable)", st->drawable);
 }
 
+/* The captured area takes a new size: the in-flight frame of the old size is finished,
+ * then new buffers. False (after an error event) when they cannot be made. The caller
+ * says what changed in its `format` event. */
+static bool resize_area(miniav_stream *s, x11_state *st, x11_request *in_flight, rect area) {
+    if (in_flight->slot) complete_frame(s, st, in_flight);
+    st->area = area;
+    if (make_pool(s, st)) {
+        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s", area.width,
+                           area.height, MiniAV_GetLastErrorMessage());
+        return false;
+    }
+    s->video.width = area.width, s->video.height = area.height;
+    return true;
+}
+
 /* The X screen or a monitor changed (RandR): the display is looked up again. A new size
  * gives frames of that size after a `format` event (in-flight frame of the old size
  * first); a display that is gone, or a region that no longer fits it, ends the stream. */
@@ -766,16 +781,10 @@ static bool follow_display(miniav_stream *s, x11_state *st, x11_request *in_flig
         area = (rect){display.x + s->region_x, display.y + s->region_y, s->region_width, s->region_height};
     }
     bool resized = area.width != st->area.width || area.height != st->area.height;
-    if (resized && in_flight->slot) complete_frame(s, st, in_flight);
-    st->area = area;
+    if (resized && !resize_area(s, st, in_flight, area)) return false;
+    st->area = area; /* also when it only moved */
     st->display_x = area.x, st->display_y = area.y;
-    if (!resized) return true; /* moved, or nothing that matters here */
-    if (make_pool(s, st)) {
-        miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s", area.width,
-                           area.height, MiniAV_GetLastErrorMessage());
-        return false;
-    }
-    s->video.width = area.width, s->video.height = area.height;
+    if (!resized) return true;
     miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "display '%s' is now %ux%u", s->device_id, area.width, area.height);
     return true;
 }
@@ -797,16 +806,8 @@ static void *capture_thread(void *arg) {
         bool display_changed = false;
         if (!handle_events(s, st, &paused, &damaged, &new_w, &new_h, &display_changed)) break;
         if (new_w != st->area.width || new_h != st->area.height) {
-            /* The window was resized: finish the frame of the old size, then new buffers,
-             * and frames of the new size from now on. */
-            if (in_flight.slot) complete_frame(s, st, &in_flight);
-            st->area.width = new_w, st->area.height = new_h;
-            if (make_pool(s, st)) {
-                miniav_stream_emit(s, MINIAV_EVENT_ERROR, MINIAV_ERROR_OUT_OF_MEMORY, "cannot allocate buffers for the new size %ux%u: %s",
-                                   new_w, new_h, MiniAV_GetLastErrorMessage());
-                break;
-            }
-            s->video.width = new_w, s->video.height = new_h;
+            /* The window was resized: frames of the new size from now on. */
+            if (!resize_area(s, st, &in_flight, (rect){st->area.x, st->area.y, new_w, new_h})) break;
             miniav_stream_emit(s, MINIAV_EVENT_FORMAT_CHANGED, MINIAV_SUCCESS, "window 0x%x is now %ux%u", st->drawable, new_w, new_h);
             damaged = true;
         }
