@@ -2,6 +2,7 @@
 // rejects bad ones with a MiniAVError before anything reaches the device.
 import {
   DEFAULT_AUDIO_MAX_QUEUED,
+  audioMaxQueued,
   MiniAVError,
   fourccCode,
   fourccText,
@@ -149,7 +150,7 @@ export function streamOptionArgs(
     dropPolicy: policy === 'drop-oldest' ? 1 : 0,
     maxQueued,
     // The audio buffers of a screen stream with audio wait apart from its video frames.
-    audioMaxQueued: media === 'audio' ? maxQueued : DEFAULT_MAX_QUEUED.audio,
+    audioMaxQueued: audioMaxQueued(media === 'audio', maxQueued),
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_AUDIO_MAX_QUEUED,
+  audioMaxQueued,
   MiniAVError,
   TypedEmitter,
   FrameIterators,
@@ -49,8 +49,8 @@ export class NodeCaptureStream<F extends VideoFormat | AudioFormat>
     this.deviceId = deviceId;
     this.#native = nativeStream;
     this.#format = format;
-    const audioMaxQueued = type === 'audio' || type === 'loopback' ? maxQueued : DEFAULT_AUDIO_MAX_QUEUED;
-    this.#iterators = new FrameIterators(this, maxQueued, dropPolicy === 'drop-oldest', audioMaxQueued);
+    const audioQueued = audioMaxQueued(type === 'audio' || type === 'loopback', maxQueued);
+    this.#iterators = new FrameIterators(this, maxQueued, dropPolicy === 'drop-oldest', audioQueued);
     this.#reporter = { label: `the ${type} stream '${deviceId}'`, warned: false };
   }
 

@@ -27,6 +27,14 @@ export interface FrameSource {
 export const DEFAULT_AUDIO_MAX_QUEUED = 32;
 
 /**
+ * The audio buffers a stream lets wait: an audio or loopback stream's own `maxQueued`; in
+ * a screen stream with audio, whose `maxQueued` is for its video, the audio default.
+ */
+export function audioMaxQueued(audioStream: boolean, maxQueued: number): number {
+  return audioStream ? maxQueued : DEFAULT_AUDIO_MAX_QUEUED;
+}
+
+/**
  * The consumers of a stream's `frames()`, for every implementation (Node, web): each a
  * queue of at most `maxQueued` video frames and `audioMaxQueued` audio buffers (a screen
  * stream with audio carries both; they wait and drop apart), where the stream's drop policy

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_AUDIO_MAX_QUEUED,
+  audioMaxQueued,
   MiniAVError,
   TypedEmitter,
   FrameIterators,
@@ -97,8 +97,8 @@ export class WebCaptureStream<F extends VideoFormat | AudioFormat> extends Typed
     this.deviceId = init.deviceId;
     this.mediaStream = init.media;
     this.#init = init;
-    const audioMaxQueued = init.type === 'audio' || init.type === 'loopback' ? init.maxQueued : DEFAULT_AUDIO_MAX_QUEUED;
-    this.#iterators = new FrameIterators(this, init.maxQueued, init.dropOldest, audioMaxQueued);
+    const audioQueued = audioMaxQueued(init.type === 'audio' || init.type === 'loopback', init.maxQueued);
+    this.#iterators = new FrameIterators(this, init.maxQueued, init.dropOldest, audioQueued);
     this.#format = init.format;
     this.#videoPool = new BufferPool(init.poolSize);
     this.#audioPool = new BufferPool(init.audioPoolSize);
