@@ -18,7 +18,7 @@ import { ensurePulseServer, serverName } from './lib/audio-rig.mjs';
 import { measureMiniAVAudio, BUFFER_FRAMES, CHANNELS, RATE } from './lib/audio-miniav.mjs';
 import { measurePipeAudio } from './lib/audio-pipe.mjs';
 import { formatTable, machineInfo } from './lib/report.mjs';
-import { bootstrapPercentileDiff, round } from './lib/measure.mjs';
+import { bootstrapPercentileDiff, percentileOfSorted, round } from './lib/measure.mjs';
 import { parseArgs, cleanupOnExit, killAll } from './lib/cli.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -61,10 +61,9 @@ async function runCase(name, id, fn) {
   }
 }
 
-/** Nearest-rank percentile (ms) of gaps in microseconds. */
+/** Nearest-rank percentile (ms) of gaps in microseconds, sorted. */
 function percentileMs(sortedUs, p) {
-  if (!sortedUs.length) return null;
-  return sortedUs[Math.min(sortedUs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedUs.length) - 1))] / 1000;
+  return sortedUs.length ? percentileOfSorted(sortedUs, p) / 1000 : null;
 }
 
 /**

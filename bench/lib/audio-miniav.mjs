@@ -3,7 +3,7 @@
 // checked (sine breaks, sample count vs timestamps) and released at once.
 // CPU is counted like the pipe rows': over `seconds` from the first buffer, so neither
 // side pays its start-up (the pipes' process spawn, MiniAV's start()) or its shutdown.
-import { GapRecorder, procCpuMs, round } from './measure.mjs';
+import { GapRecorder, percentileOfSorted, procCpuMs, round } from './measure.mjs';
 import { CountVsClock, SineChecker } from './audio-signal.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,14 +61,13 @@ export async function measureMiniAVAudio(o) {
   });
 
   // The steady window: from the first buffer, `seconds` long.
-  let window = null;
   const firstBuffer = new Promise((resolve) => stream.once('frame', resolve));
   const cpuFromStart0 = process.cpuUsage();
   tStart = now();
   await stream.start();
   const startReturnedUs = now() - tStart;
   await firstBuffer;
-  window = { t0: now(), cpu0: process.cpuUsage(), server0: o.serverPid ? procCpuMs(o.serverPid) : null };
+  const window = { t0: now(), cpu0: process.cpuUsage(), server0: o.serverPid ? procCpuMs(o.serverPid) : null };
   if (o.seconds >= 60) {
     // Soak: a line of progress every minute.
     for (let s = 0; s < o.seconds; s += 60) {
@@ -90,7 +89,7 @@ export async function measureMiniAVAudio(o) {
 
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const sortedLat = Float64Array.from(latencies).sort();
-  const pct = (p) => (sortedLat.length ? sortedLat[Math.min(sortedLat.length - 1, Math.ceil((p / 100) * sortedLat.length) - 1)] / 1000 : null);
+  const pct = (p) => (sortedLat.length ? percentileOfSorted(sortedLat, p) / 1000 : null);
   const drift = vsArrival.result();
   return {
     buffers,

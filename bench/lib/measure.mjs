@@ -26,6 +26,12 @@ export function touch(data, stride) {
 }
 
 /** Collects the time between consecutive frames as the consumer saw them. */
+/** Nearest-rank percentile of numbers sorted ascending, or null when there are none. */
+export function percentileOfSorted(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
 export class GapRecorder {
   #last = -1;
   #gaps = [];
@@ -39,9 +45,7 @@ export class GapRecorder {
   /** Nearest-rank percentile in milliseconds, or null without gaps. */
   percentileMs(p) {
     if (this.#gaps.length === 0) return null;
-    const sorted = Float64Array.from(this.#gaps).sort();
-    const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-    return sorted[i] / 1000;
+    return percentileOfSorted(Float64Array.from(this.#gaps).sort(), p) / 1000;
   }
 
   /** The gaps so far, in microseconds (a copy: rounds of a case are pooled from these). */
@@ -110,7 +114,7 @@ export function bootstrapPercentileDiff(a, b, p, resamples = 2000) {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const pct = (sorted) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  const pct = (sorted) => percentileOfSorted(sorted, p);
   const resample = (x) => {
     const out = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) out[i] = x[Math.floor(random() * x.length)];

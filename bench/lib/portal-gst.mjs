@@ -15,7 +15,7 @@
 // The helper itself waits in wait() and is in no row.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { GapRecorder, touch, round, selfCpuMs } from './measure.mjs';
+import { GapRecorder, percentileOfSorted, touch, round, selfCpuMs } from './measure.mjs';
 import { processCpuMs } from './v4l2-common.mjs';
 import { sourcesDiff, sourcesSnapshot } from './portal-rig.mjs';
 import { frameReader, lineReader } from './pipes.mjs';
@@ -267,7 +267,7 @@ export function measureGst(o) {
       const src = sourcesDiff(win0.sources, w1.sources);
       const perFrame = (ms) => (frames ? round(ms / frames, 3) : null);
       const sortedPts = Float64Array.from(ptsGapsUs).sort();
-      const ptsPct = (p) => (sortedPts.length ? round(sortedPts[Math.min(sortedPts.length - 1, Math.ceil((p / 100) * sortedPts.length) - 1)] / 1000, 2) : null);
+      const ptsPct = (p) => (sortedPts.length ? round(percentileOfSorted(sortedPts, p) / 1000, 2) : null);
       result = {
         frames,
         fps: round(frames / (wallMs / 1000), 2),

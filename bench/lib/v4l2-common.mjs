@@ -2,7 +2,7 @@
 // vivid VM (scripts/rigs/vivid-vm.sh): the two formats measured, percentiles, the
 // steady-state window, and per-thread CPU.
 import { readdirSync, readFileSync } from 'node:fs';
-import { procCpuMs, round } from './measure.mjs';
+import { percentileOfSorted, procCpuMs, round } from './measure.mjs';
 
 export const DEVICE = process.env.MINIAV_BENCH_V4L2_DEVICE ?? '/dev/video0';
 export const MINIAV_DEVICE_ID = process.env.MINIAV_BENCH_V4L2_ID ?? 'v4l2:platform:vivid-000';
@@ -27,10 +27,7 @@ export const frameBytes = (f) => f.width * f.height * 2; // YUYV: 2 bytes per pi
 
 /** Nearest-rank percentile of an array of numbers, or null when empty. */
 export function percentile(values, p) {
-  if (values.length === 0) return null;
-  const sorted = Float64Array.from(values).sort();
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
+  return percentileOfSorted(Float64Array.from(values).sort(), p);
 }
 
 export function maxOf(values) {

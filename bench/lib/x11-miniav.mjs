@@ -42,13 +42,12 @@ function diffThreads(a, b) {
  * @param {number} o.seconds
  * @param {number | null} o.xPid the X server, or null when it cannot be found
  * @param {number} [o.expectedPixel] the root's colour as 0xRRGGBB, to check the frames
- * @param {'bgra' | 'bgrx'} [o.pixelFormat] bgrx skips MiniAV's alpha pass (default bgra)
  */
 export async function measureMiniAVScreen(o) {
   // Imported here so a broken native build fails this row, not the whole bench.
   const { screen, now } = await import('../../packages/node/dist/index.js');
   const tOpen = now();
-  const s = await screen.open('x11:root', { frameRate: o.rate, pixelFormat: o.pixelFormat ?? 'bgra' });
+  const s = await screen.open('x11:root', { frameRate: o.rate, pixelFormat: 'bgra' });
   const openMs = (now() - tOpen) / 1000;
 
   const gaps = new GapRecorder();
@@ -68,9 +67,7 @@ export async function measureMiniAVScreen(o) {
     touch(p.data, p.stride);
     if (v.width !== WIDTH || v.height !== HEIGHT || p.data.length < p.stride * HEIGHT) wrongSize++;
     // BGRA of a depth-24 root: B, G, R of the root colour and alpha 255.
-    // (bgrx: the fourth byte is undefined, so it is not checked.)
-    const alphaOk = v.pixelFormat === 'bgrx' || p.data[3] === 255;
-    if (want !== null && (p.data[0] !== (want & 0xff) || p.data[1] !== ((want >> 8) & 0xff) || p.data[2] !== want >> 16 || !alphaOk))
+    if (want !== null && (p.data[0] !== (want & 0xff) || p.data[1] !== ((want >> 8) & 0xff) || p.data[2] !== want >> 16 || p.data[3] !== 255))
       wrongPixel++;
     if (f.copied) copiedFrames++;
     if (firstFrameUs < 0) {
